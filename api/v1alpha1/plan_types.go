@@ -430,6 +430,11 @@ type Plan struct {
 	// generation is the request generation the plan was made for.
 	// +required
 	Generation int64 `json:"generation"`
+	// trigger says why this plan was made: "initial", "stale" (the executor found AWS
+	// changed) or "user:<token>" (the netchange.io/replan annotation's value).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Trigger string `json:"trigger,omitempty"`
 	// createdAt is when the plan was made.
 	// +optional
 	CreatedAt *metav1.Time `json:"createdAt,omitempty"`

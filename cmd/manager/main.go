@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	netchangev1alpha1 "github.com/netchange-io/netchange/api/v1alpha1"
+	"github.com/netchange-io/netchange/internal/audit"
 )
 
 // role is one way to run the manager: it adds its flags, then its controllers.
@@ -27,7 +28,15 @@ type role struct {
 	// addFlags registers the role's own flags.
 	addFlags func(fs *flag.FlagSet)
 	// setup registers the role's controllers and runnables with the manager.
-	setup func(ctx context.Context, mgr manager.Manager) error
+	setup func(ctx context.Context, mgr manager.Manager, shared *sharedOptions) error
+}
+
+// sharedOptions are what every role gets from the common flags.
+type sharedOptions struct {
+	// ClusterName is this cluster's name as other clusters know it.
+	ClusterName string
+	// Audit is the audit trail every role writes to.
+	Audit audit.Appender
 }
 
 // roles is filled by the role files of this package (planner.go, auditor.go, executor.go).
@@ -64,6 +73,9 @@ func run(args []string) int {
 		leaderElect    = fs.Bool("leader-elect", false, "use leader election so only one replica of the role acts")
 		leaderElectNS  = fs.String("leader-election-namespace", "", "namespace of the leader election lease (default: in-cluster namespace)")
 		watchNamespace = fs.String("namespace", "", "only watch this namespace (default: all namespaces)")
+		clusterName    = fs.String("cluster-name", "control", "this cluster's name, as the auditor's --control-cluster flag names it")
+		auditDir       = fs.String("audit-dir", "netchange-audit", "directory of the file audit sink (used when --audit-postgres-dsn is empty)")
+		auditDSN       = fs.String("audit-postgres-dsn", "", "PostgreSQL DSN of the audit sink (e.g. postgres://user@host:5432/db); overrides --audit-dir")
 	)
 	for _, r := range roles {
 		if r.addFlags != nil {
@@ -128,7 +140,14 @@ func run(args []string) int {
 		return 1
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := r.setup(ctx, mgr); err != nil {
+	sink, err := openAudit(ctx, *auditDir, *auditDSN)
+	if err != nil {
+		log.Error(err, "open audit sink: nothing is executed without an audit trail")
+		return 1
+	}
+	defer sink.Close()
+	shared := &sharedOptions{ClusterName: *clusterName, Audit: sink}
+	if err := r.setup(ctx, mgr, shared); err != nil {
 		log.Error(err, "set up role", "role", *roleName)
 		return 1
 	}
