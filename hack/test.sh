@@ -23,4 +23,6 @@ if [[ -x hack/postgres.sh ]]; then
 fi
 
 # -p 2: two packages at a time (each may start API servers); the e2e suite runs last.
-go test -count=1 -p 2 -timeout 30m ./...
+pkgs=("$@")
+[[ ${#pkgs[@]} -gt 0 ]] || pkgs=(./...)
+go test -count=1 -p 2 -timeout 30m "${pkgs[@]}"
