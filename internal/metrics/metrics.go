@@ -55,9 +55,26 @@ var (
 		Name: "netchange_executor_refusals_total",
 		Help: "Executions refused before any AWS call, by reason.",
 	}, []string{"reason"})
+	// AuditAppends counts audit records appended, by sink (file, postgres) and result (ok, error).
+	AuditAppends = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "netchange_audit_appends_total",
+		Help: "Audit records appended by sink (file, postgres) and result (ok, error); errors stop execution.",
+	}, []string{"sink", "result"})
+	// AuditCheckpoints counts signed audit checkpoints, by result (ok, error).
+	AuditCheckpoints = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "netchange_audit_checkpoints_total",
+		Help: "Signed audit checkpoints by result (ok, error).",
+	}, []string{"result"})
+	// VerdictsObserved counts requests that reached a decision, by decision, as the
+	// collector saw them; rate(Veto)/rate(all) is the veto rate in any cluster.
+	VerdictsObserved = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "netchange_request_decisions_total",
+		Help: "NetworkChangeRequests that reached a decision (Approve, Veto, Escalate), counted once per request generation by the metrics collector.",
+	}, []string{"decision"})
 )
 
 func init() {
 	crmetrics.Registry.MustRegister(RequestsByPhase, Decisions, PhaseSeconds, AWSCalls,
-		AWSErrors, LLMLatency, LLMTokens, FreezeActive, ExecutionRefusals)
+		AWSErrors, LLMLatency, LLMTokens, FreezeActive, ExecutionRefusals,
+		AuditAppends, AuditCheckpoints, VerdictsObserved)
 }
