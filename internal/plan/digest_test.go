@@ -149,9 +149,11 @@ func TestDigest_descriptiveFieldsDoNotChangeIt(t *testing.T) {
 		"blastRadius": func(_ *v1.NetworkChangeRequest, p *v1.Plan) { p.BlastRadius = BlastRadius(p) },
 		"digest":      func(_ *v1.NetworkChangeRequest, p *v1.Plan) { p.Digest = "sha256:00" },
 		"trigger":     func(_ *v1.NetworkChangeRequest, p *v1.Plan) { p.Trigger = "stale" },
-		"createdAt":   func(_ *v1.NetworkChangeRequest, p *v1.Plan) { p.CreatedAt = &metav1.Time{Time: time.Unix(1700000000, 0)} },
-		"status":      func(r *v1.NetworkChangeRequest, _ *v1.Plan) { r.Status.Phase = v1.PhaseExecuting },
-		"labels":      func(r *v1.NetworkChangeRequest, _ *v1.Plan) { r.Labels = map[string]string{"team": "netops"} },
+		"createdAt": func(_ *v1.NetworkChangeRequest, p *v1.Plan) {
+			p.CreatedAt = &metav1.Time{Time: time.Unix(1700000000, 0)}
+		},
+		"status": func(r *v1.NetworkChangeRequest, _ *v1.Plan) { r.Status.Phase = v1.PhaseExecuting },
+		"labels": func(r *v1.NetworkChangeRequest, _ *v1.Plan) { r.Labels = map[string]string{"team": "netops"} },
 	}
 	for name, mut := range cases {
 		t.Run(name, func(t *testing.T) {

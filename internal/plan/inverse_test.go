@@ -105,7 +105,11 @@ func TestInverse_errors(t *testing.T) {
 		{"unknown type", v1.Action{Type: "DeleteVPC"}, `inverse of "DeleteVPC" action: unknown action type`},
 		{"no type", v1.Action{}, "inverse of untyped action: type is required"},
 		{"missing params", v1.Action{Type: v1.ActionTagsAdd}, "the tags block is required"},
-		{"two blocks", func() v1.Action { a := tags(v1.ActionTagsAdd); a.WAFIPSet = waf(v1.ActionWAFIPSetAdd).WAFIPSet; return a }(), "remove wafIPSet"},
+		{"two blocks", func() v1.Action {
+			a := tags(v1.ActionTagsAdd)
+			a.WAFIPSet = waf(v1.ActionWAFIPSetAdd).WAFIPSet
+			return a
+		}(), "remove wafIPSet"},
 		{"delete without previous", route(v1.ActionRouteDelete, func(p *v1.RouteParams) { p.PreviousTargetID = "" }), "inverse of RouteDelete on rtb-0123456789abcdef0 10.20.0.0/16: the previous target is unknown"},
 		{"replace without previous", route(v1.ActionRouteReplace, func(p *v1.RouteParams) { p.PreviousTargetType = "" }), "the previous target is unknown"},
 		{"replace without target", route(v1.ActionRouteReplace, func(p *v1.RouteParams) { p.TargetID = "" }), "the new target is unknown"},

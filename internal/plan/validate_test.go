@@ -89,11 +89,15 @@ func TestValidate_actionProblems(t *testing.T) {
 		{"create without target", route(rc, func(p *v1.RouteParams) { p.TargetType, p.TargetID = "", "" }), ".route.targetType: required for RouteCreate"},
 		{"target type vs id", route(rc, func(p *v1.RouteParams) { p.TargetType = v1.RouteTargetGateway }),
 			`.route.targetID: "nat-0123456789abcdef0" is not a valid igw- or vgw- ID for targetType gateway`},
-		{"vgw ok but eni wrong", route(rc, func(p *v1.RouteParams) { p.TargetType, p.TargetID = v1.RouteTargetNetworkInterface, "igw-0123456789abcdef0" }), "not a valid eni- ID"},
+		{"vgw ok but eni wrong", route(rc, func(p *v1.RouteParams) {
+			p.TargetType, p.TargetID = v1.RouteTargetNetworkInterface, "igw-0123456789abcdef0"
+		}), "not a valid eni- ID"},
 		{"target id missing", route(rr, func(p *v1.RouteParams) { p.TargetID = "" }), ".route.targetID: required for targetType natGateway"},
 		{"target type unknown", route(rc, func(p *v1.RouteParams) { p.TargetType = "carrierGateway" }), `.route.targetType: "carrierGateway" is not a target type`},
 		{"pcx prefix", route(rc, func(p *v1.RouteParams) { p.TargetType, p.TargetID = v1.RouteTargetVPCPeering, "tgw-0123456789abcdef0" }), "not a valid pcx- ID"},
-		{"tgw prefix", route(rc, func(p *v1.RouteParams) { p.TargetType, p.TargetID = v1.RouteTargetTransitGateway, "pcx-0123456789abcdef0" }), "not a valid tgw- ID"},
+		{"tgw prefix", route(rc, func(p *v1.RouteParams) {
+			p.TargetType, p.TargetID = v1.RouteTargetTransitGateway, "pcx-0123456789abcdef0"
+		}), "not a valid tgw- ID"},
 		{"instance prefix", route(rc, func(p *v1.RouteParams) { p.TargetType, p.TargetID = v1.RouteTargetInstance, "eni-0123456789abcdef0" }), "not a valid i- ID"},
 		{"replace without previous", route(rr, func(p *v1.RouteParams) { p.PreviousTargetType, p.PreviousTargetID = "", "" }),
 			".route.previousTargetType: required for RouteReplace so it can be rolled back"},
