@@ -53,7 +53,7 @@ const (
 	KindNetworkInterface = "NetworkInterface"
 	// KindInternetGateway is an internet gateway (igw-), observed when a plan tags it.
 	KindInternetGateway = "InternetGateway"
-	// KindWAFIPSet is a WAFv2 IP set; its snapshot ID is WAFIPSetKey(name, id).
+	// KindWAFIPSet is a WAFv2 IP set; its snapshot ID is WAFIPSetKey(scope, name, id).
 	KindWAFIPSet = "WAFIPSet"
 )
 

@@ -74,7 +74,7 @@ func TestObserver_Snapshot(t *testing.T) {
 		e.BlockList:      {awscontext.KindPrefixList, "production", false},
 		e.CryptoInstance: {awscontext.KindInstance, "production", false},
 		e.ProdVPC:        {awscontext.KindVPC, "production", false},
-		awscontext.WAFIPSetKey(e.WAFIPSet.Name, e.WAFIPSet.ID): {awscontext.KindWAFIPSet, "production", false},
+		awscontext.WAFIPSetKey(v1.WAFScopeRegional, e.WAFIPSet.Name, e.WAFIPSet.ID): {awscontext.KindWAFIPSet, "production", false},
 	}
 	if len(snap) != len(want) {
 		t.Fatalf("got %d snapshot entries, want one per distinct object (%d): %+v", len(snap), len(want), snap)
@@ -111,7 +111,7 @@ func TestObserver_Snapshot(t *testing.T) {
 		e.CryptoInstance: `"securityGroups":["` + e.ProdWebSG + `"],"state":"running"`,
 		e.ProdRouteTable: `{"destination":"0.0.0.0/0","targetType":"gateway","targetID":"` + e.ProdIGW + `"}`,
 		e.BlockList:      `"maxEntries":50,"entries":[{"cidr":"192.0.2.66/32","description":"seeded"}]`,
-		awscontext.WAFIPSetKey(e.WAFIPSet.Name, e.WAFIPSet.ID): `"addresses":["192.0.2.66/32"]`,
+		awscontext.WAFIPSetKey(v1.WAFScopeRegional, e.WAFIPSet.Name, e.WAFIPSet.ID): `"addresses":["192.0.2.66/32"]`,
 	} {
 		if !strings.Contains(state(id), frag) {
 			t.Errorf("state of %s = %s, want it to contain %s", id, state(id), frag)
@@ -163,7 +163,7 @@ func TestObserver_Snapshot_notFound(t *testing.T) {
 				t.Fatalf("err = %v, want ErrNotFound", err)
 			}
 			ids, _ := awscontext.ActionResourceIDs(a)
-			if !strings.Contains(err.Error(), strings.Split(ids[0], "/")[0]) {
+			if !strings.Contains(err.Error(), strings.TrimPrefix(ids[0], "wafv2:REGIONAL/")) {
 				t.Errorf("error %q does not name %s", err, ids[0])
 			}
 		})
@@ -207,7 +207,7 @@ func TestObserver_Snapshot_changes(t *testing.T) {
 		}
 		changed[before[i].ID] = before[i].State != after[i].State || before[i].Protected != after[i].Protected
 	}
-	wafKey := awscontext.WAFIPSetKey(e.WAFIPSet.Name, e.WAFIPSet.ID)
+	wafKey := awscontext.WAFIPSetKey(v1.WAFScopeRegional, e.WAFIPSet.Name, e.WAFIPSet.ID)
 	want := map[string]bool{e.ProdNACL: true, e.ProdRouteTable: true, e.ProdDBSG: true, wafKey: true,
 		e.BlockList: false, e.CryptoInstance: false, e.ProdVPC: false}
 	for id, w := range want {
@@ -250,7 +250,7 @@ func TestActionResourceIDs(t *testing.T) {
 		wantErr string
 	}{
 		{"route table, not target", v1.Action{Type: v1.ActionRouteCreate, Route: &v1.RouteParams{RouteTableID: "rtb-01234567", TargetID: "igw-01234567"}}, "rtb-01234567", ""},
-		{"waf key", v1.Action{Type: v1.ActionWAFIPSetRemove, WAFIPSet: &v1.WAFIPSetParams{Name: "bl", ID: "x-1"}}, "bl/x-1", ""},
+		{"waf key", v1.Action{Type: v1.ActionWAFIPSetRemove, WAFIPSet: &v1.WAFIPSetParams{Name: "bl", ID: "x-1", Scope: v1.WAFScopeRegional}}, "wafv2:REGIONAL/bl/x-1", ""},
 		{"missing block", v1.Action{Type: v1.ActionInstanceQuarantine}, "", "no quarantine parameters"},
 		{"unknown type", v1.Action{Type: "DeleteVpc"}, "", "not in the action catalog"},
 	} {

@@ -14,10 +14,14 @@ import (
 	waftypes "github.com/aws/aws-sdk-go-v2/service/wafv2/types"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
+	"github.com/netchange-io/netchange/internal/plan"
 )
 
-// WAFIPSetKey is the snapshot ID of a WAFv2 IP set: "<name>/<id>".
-func WAFIPSetKey(name, id string) string { return name + "/" + id }
+// WAFIPSetKey is the snapshot ID of a WAFv2 IP set, the same name
+// plan.Resources and plan.BlastRadius use: "wafv2:<scope>/<name>/<id>".
+func WAFIPSetKey(scope v1.WAFScope, name, id string) string {
+	return plan.WAFIPSetResource(scope, name, id)
+}
 
 // resourceRef is one AWS object an action touches.
 type resourceRef struct {
@@ -28,7 +32,7 @@ type resourceRef struct {
 
 // ActionResourceIDs returns the snapshot IDs of the AWS objects action a touches:
 // the security group, network ACL, route table (not the route's target), prefix
-// list, instance, tagged resource, or WAFIPSetKey(name, id). It fails when the
+// list, instance, tagged resource, or WAFIPSetKey(scope, name, id). It fails when the
 // action's parameter block is missing or its type is not in the catalog.
 func ActionResourceIDs(a v1.Action) ([]string, error) {
 	refs, err := actionRefs(0, a)
@@ -82,7 +86,7 @@ func actionRefs(i int, a v1.Action) ([]resourceRef, error) {
 			return nil, missing("wafIPSet")
 		}
 		w := *a.WAFIPSet
-		return []resourceRef{{id: WAFIPSetKey(w.Name, w.ID), waf: &w, index: i}}, nil
+		return []resourceRef{{id: WAFIPSetKey(w.Scope, w.Name, w.ID), waf: &w, index: i}}, nil
 	default:
 		return nil, fmt.Errorf("action %d has type %q, which is not in the action catalog", i, a.Type)
 	}
@@ -103,9 +107,6 @@ func (o *Observer) Snapshot(ctx context.Context, actions []v1.Action) ([]v1.Reso
 			return nil, fmt.Errorf("snapshot: %w", err)
 		}
 		for _, r := range refs {
-			if prev, ok := seen[r.id]; ok && prev.waf != nil && r.waf != nil && prev.waf.Scope != r.waf.Scope {
-				return nil, fmt.Errorf("snapshot: WAF IP set %s is named with scopes %s and %s: use one scope", r.id, prev.waf.Scope, r.waf.Scope)
-			}
 			if _, ok := seen[r.id]; !ok {
 				seen[r.id] = r
 			}
@@ -294,7 +295,7 @@ func (o *Observer) prefixListEntries(ctx context.Context, id string) ([]ec2types
 }
 
 func (o *Observer) snapshotWAF(ctx context.Context, w v1.WAFIPSetParams) (v1.ResourceSnapshot, error) {
-	key := WAFIPSetKey(w.Name, w.ID)
+	key := WAFIPSetKey(w.Scope, w.Name, w.ID)
 	if o.waf == nil {
 		return v1.ResourceSnapshot{}, fmt.Errorf("snapshot WAF IP set %s: no WAFv2 client configured", key)
 	}
@@ -311,7 +312,7 @@ func (o *Observer) snapshotWAF(ctx context.Context, w v1.WAFIPSetParams) (v1.Res
 }
 
 func (o *Observer) ipSet(ctx context.Context, name, id string, scope waftypes.Scope) (*waftypes.IPSet, []waftypes.Tag, error) {
-	key := WAFIPSetKey(name, id)
+	key := WAFIPSetKey(v1.WAFScope(scope), name, id)
 	out, err := o.waf.GetIPSet(ctx, &wafv2.GetIPSetInput{Name: aws.String(name), Id: aws.String(id), Scope: scope})
 	if err := describeErr("WAF IP set", key, err, out != nil && out.IPSet != nil); err != nil {
 		return nil, nil, err
