@@ -109,3 +109,17 @@ func (s *Server) Exec(t testing.TB, sql string, args ...any) error {
 	_, err = conn.Exec(ctx, sql, args...)
 	return err
 }
+
+// NewDatabase creates a fresh database on the server and returns its DSN.
+func (s *Server) NewDatabase(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d", time.Now().UnixNano())
+	if err := s.Exec(t, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	cfg, err := pgx.ParseConfig(s.DSN)
+	if err != nil {
+		t.Fatalf("pgtest: parse DSN: %v", err)
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+}
