@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
+	"github.com/netchange-io/netchange/internal/plan"
 )
 
 const (
@@ -170,6 +171,11 @@ func TestIntent_CheckScope(t *testing.T) {
 		snap(otherInst, "Instance", "production", `{"vpcId":"`+vpcID+`"}`),
 		snap(rtbProd, "RouteTable", "production", `{"routes":[{"destination":"10.50.0.0/16","target":"`+tgwID+`"}]}`),
 		snap(plBlock, "PrefixList", "production", `{"name":"blocklist"}`),
+		snap(plan.WAFIPSetResource(v1.WAFScopeRegional, "edge-blocklist", "id-1"), "WAFIPSet", "production", `{}`),
+		snap(plan.WAFIPSetResource(v1.WAFScopeRegional, "staging-allow", "id-2"), "WAFIPSet", "staging", `{}`),
+	}
+	waf := func(name, id string, addrs ...string) v1.Action {
+		return v1.Action{Type: v1.ActionWAFIPSetAdd, WAFIPSet: &v1.WAFIPSetParams{Name: name, ID: id, Scope: v1.WAFScopeRegional, Addresses: addrs}}
 	}
 	gd := req("GuardDuty finding CryptoCurrency:EC2/BitcoinTool.B!DNS on "+instanceID+": isolate the instance", v1.EnvironmentProduction)
 	gd.Spec.Source = &v1.Source{Type: v1.SourceGuardDuty, Event: guardDutyEvent}
@@ -238,6 +244,9 @@ func TestIntent_CheckScope(t *testing.T) {
 			want: []string{"plan region us-east-1 is not a region the request names (eu-west-1)"}},
 		{name: "prefix list block", req: req("add 203.0.113.0/24 to the production block list", v1.EnvironmentProduction),
 			actions: []v1.Action{{Type: v1.ActionPrefixListEntryAdd, PrefixListEntry: &v1.PrefixListEntryParams{PrefixListID: plBlock, CIDR: "203.0.113.0/24"}}}},
+		{name: "WAF block in the request's environment", req: blockReq, actions: []v1.Action{waf("edge-blocklist", "id-1", "203.0.113.0/24")}},
+		{name: "WAF IP set of another environment", req: blockReq, actions: []v1.Action{waf("staging-allow", "id-2", "203.0.113.0/24")},
+			want: []string{"WAF IP set staging-allow is not named"}},
 		{name: "unknown action type", req: blockReq, actions: []v1.Action{{Type: "RunCommand"}}, want: []string{"not in the action catalog"}},
 		{name: "missing parameters", req: blockReq, actions: []v1.Action{{Type: v1.ActionNetworkACLEntryAdd}}, want: []string{"parameters are missing"}},
 	}

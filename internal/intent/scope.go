@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
+	"github.com/netchange-io/netchange/internal/plan"
 )
 
 // maxFindings is the most scope-creep findings returned (ChangeVerdict findings hold 64).
@@ -436,7 +437,7 @@ func (sc *scope) wafSet(head string, w *v1.WAFIPSetParams, block bool) {
 	if contains(sc.in.WAFIPSets, w.Name) {
 		return
 	}
-	key := w.Name + "/" + w.ID
+	key := plan.WAFIPSetResource(w.Scope, w.Name, w.ID)
 	if e, ok := sc.snap[key]; ok {
 		envOK := e.s.Environment != "" && strings.EqualFold(e.s.Environment, sc.env)
 		if envOK && (block || contains(sc.in.Kinds, KindWAF)) {
