@@ -67,19 +67,31 @@ func catalogCases() []catalogCase {
 	}
 	return []catalogCase{{
 		name: "authorize ingress", call: "AuthorizeSecurityGroupIngress",
-		action:   sgAction(v1.ActionSecurityGroupRuleAuthorize, web, v1.DirectionIngress, 443, "203.0.113.0/24"),
-		applied:  func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, false, "tcp", 443, "203.0.113.0/24") == 1, "rule missing") },
-		reverted: func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, false, "tcp", 443, "203.0.113.0/24") == 0, "rule still there") },
+		action: sgAction(v1.ActionSecurityGroupRuleAuthorize, web, v1.DirectionIngress, 443, "203.0.113.0/24"),
+		applied: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, false, "tcp", 443, "203.0.113.0/24") == 1, "rule missing")
+		},
+		reverted: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, false, "tcp", 443, "203.0.113.0/24") == 0, "rule still there")
+		},
 	}, {
 		name: "revoke ingress", call: "RevokeSecurityGroupIngress",
-		action:   sgAction(v1.ActionSecurityGroupRuleRevoke, web, v1.DirectionIngress, 22, "198.51.100.0/24"),
-		applied:  func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, false, "tcp", 22, "198.51.100.0/24") == 0, "rule still there") },
-		reverted: func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, false, "tcp", 22, "198.51.100.0/24") == 1, "rule not restored") },
+		action: sgAction(v1.ActionSecurityGroupRuleRevoke, web, v1.DirectionIngress, 22, "198.51.100.0/24"),
+		applied: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, false, "tcp", 22, "198.51.100.0/24") == 0, "rule still there")
+		},
+		reverted: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, false, "tcp", 22, "198.51.100.0/24") == 1, "rule not restored")
+		},
 	}, {
 		name: "authorize egress", call: "AuthorizeSecurityGroupEgress",
-		action:   sgAction(v1.ActionSecurityGroupRuleAuthorize, web, v1.DirectionEgress, 5432, "10.0.0.0/16"),
-		applied:  func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, true, "tcp", 5432, "10.0.0.0/16") == 1, "egress rule missing") },
-		reverted: func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, true, "tcp", 5432, "10.0.0.0/16") == 0, "egress rule still there") },
+		action: sgAction(v1.ActionSecurityGroupRuleAuthorize, web, v1.DirectionEgress, 5432, "10.0.0.0/16"),
+		applied: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, true, "tcp", 5432, "10.0.0.0/16") == 1, "egress rule missing")
+		},
+		reverted: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, true, "tcp", 5432, "10.0.0.0/16") == 0, "egress rule still there")
+		},
 	}, {
 		name: "revoke egress", call: "RevokeSecurityGroupEgress",
 		setup: func(t *testing.T, w *world) {
@@ -87,9 +99,13 @@ func catalogCases() []catalogCase {
 				t.Fatal(err)
 			}
 		},
-		action:   sgAction(v1.ActionSecurityGroupRuleRevoke, web, v1.DirectionEgress, 25, "0.0.0.0/0"),
-		applied:  func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, true, "tcp", 25, "0.0.0.0/0") == 0, "egress rule still there") },
-		reverted: func(t *testing.T, w *world) string { return want(w.sgRules(t, w.sg, true, "tcp", 25, "0.0.0.0/0") == 1, "egress rule not restored") },
+		action: sgAction(v1.ActionSecurityGroupRuleRevoke, web, v1.DirectionEgress, 25, "0.0.0.0/0"),
+		applied: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, true, "tcp", 25, "0.0.0.0/0") == 0, "egress rule still there")
+		},
+		reverted: func(t *testing.T, w *world) string {
+			return want(w.sgRules(t, w.sg, true, "tcp", 25, "0.0.0.0/0") == 1, "egress rule not restored")
+		},
 	}, {
 		name: "NACL entry add", call: "CreateNetworkAclEntry",
 		action: func(w *world) v1.Action {
@@ -100,14 +116,18 @@ func catalogCases() []catalogCase {
 			es := w.naclEntries(t, 100, false)
 			return want(len(es) == 1 && es[0].RuleAction == "deny" && aws.ToString(es[0].CidrBlock) == "203.0.113.0/24", "entries %v", es)
 		},
-		reverted: func(t *testing.T, w *world) string { return want(len(w.naclEntries(t, 100, false)) == 0, "entry still there") },
+		reverted: func(t *testing.T, w *world) string {
+			return want(len(w.naclEntries(t, 100, false)) == 0, "entry still there")
+		},
 	}, {
 		name: "NACL entry remove", call: "DeleteNetworkAclEntry",
 		action: func(w *world) v1.Action {
 			return v1.Action{Type: v1.ActionNetworkACLEntryRemove, NetworkACLEntry: &v1.NetworkACLEntryParams{NetworkACLID: w.acl, RuleNumber: 200,
 				Direction: v1.DirectionIngress, RuleAction: v1.RuleActionAllow, Protocol: v1.ProtocolTCP, Ports: &v1.PortRange{From: 443, To: 443}, CIDR: "0.0.0.0/0"}}
 		},
-		applied: func(t *testing.T, w *world) string { return want(len(w.naclEntries(t, 200, false)) == 0, "entry still there") },
+		applied: func(t *testing.T, w *world) string {
+			return want(len(w.naclEntries(t, 200, false)) == 0, "entry still there")
+		},
 		reverted: func(t *testing.T, w *world) string {
 			es := w.naclEntries(t, 200, false)
 			return want(len(es) == 1 && es[0].RuleAction == "allow" && es[0].PortRange != nil && aws.ToInt32(es[0].PortRange.From) == 443, "entries %v", es)
@@ -120,7 +140,9 @@ func catalogCases() []catalogCase {
 		applied: func(t *testing.T, w *world) string {
 			return want(reflect.DeepEqual(w.routeTargets(t, "203.0.113.0/24"), []string{w.igw}), "routes %v", w.routeTargets(t, "203.0.113.0/24"))
 		},
-		reverted: func(t *testing.T, w *world) string { return want(len(w.routeTargets(t, "203.0.113.0/24")) == 0, "route still there") },
+		reverted: func(t *testing.T, w *world) string {
+			return want(len(w.routeTargets(t, "203.0.113.0/24")) == 0, "route still there")
+		},
 	}, {
 		name: "route replace", call: "ReplaceRoute",
 		action: func(w *world) v1.Action {
@@ -138,7 +160,9 @@ func catalogCases() []catalogCase {
 		action: func(w *world) v1.Action {
 			return v1.Action{Type: v1.ActionRouteDelete, Route: &v1.RouteParams{RouteTableID: w.rtb, DestinationCIDR: "0.0.0.0/0", PreviousTargetType: v1.RouteTargetGateway, PreviousTargetID: w.igw}}
 		},
-		applied: func(t *testing.T, w *world) string { return want(len(w.routeTargets(t, "0.0.0.0/0")) == 0, "route still there") },
+		applied: func(t *testing.T, w *world) string {
+			return want(len(w.routeTargets(t, "0.0.0.0/0")) == 0, "route still there")
+		},
 		reverted: func(t *testing.T, w *world) string {
 			return want(reflect.DeepEqual(w.routeTargets(t, "0.0.0.0/0"), []string{w.igw}), "routes %v", w.routeTargets(t, "0.0.0.0/0"))
 		},
@@ -147,18 +171,28 @@ func catalogCases() []catalogCase {
 		action: func(w *world) v1.Action {
 			return v1.Action{Type: v1.ActionPrefixListEntryAdd, PrefixListEntry: &v1.PrefixListEntryParams{PrefixListID: w.pl, CIDR: "203.0.113.0/24", Description: "block"}}
 		},
-		applied:  func(t *testing.T, w *world) string { return want(w.prefixEntries(t, "203.0.113.0/24") == 1, "entry missing") },
-		reverted: func(t *testing.T, w *world) string { return want(w.prefixEntries(t, "203.0.113.0/24") == 0, "entry still there") },
+		applied: func(t *testing.T, w *world) string {
+			return want(w.prefixEntries(t, "203.0.113.0/24") == 1, "entry missing")
+		},
+		reverted: func(t *testing.T, w *world) string {
+			return want(w.prefixEntries(t, "203.0.113.0/24") == 0, "entry still there")
+		},
 	}, {
 		name: "prefix list remove", call: "ModifyManagedPrefixList",
 		action: func(w *world) v1.Action {
 			return v1.Action{Type: v1.ActionPrefixListEntryRemove, PrefixListEntry: &v1.PrefixListEntryParams{PrefixListID: w.pl, CIDR: "192.0.2.0/24"}}
 		},
-		applied:  func(t *testing.T, w *world) string { return want(w.prefixEntries(t, "192.0.2.0/24") == 0, "entry still there") },
-		reverted: func(t *testing.T, w *world) string { return want(w.prefixEntries(t, "192.0.2.0/24") == 1, "entry not restored") },
+		applied: func(t *testing.T, w *world) string {
+			return want(w.prefixEntries(t, "192.0.2.0/24") == 0, "entry still there")
+		},
+		reverted: func(t *testing.T, w *world) string {
+			return want(w.prefixEntries(t, "192.0.2.0/24") == 1, "entry not restored")
+		},
 	}, {
 		name: "instance quarantine", call: "ModifyInstanceAttribute",
-		action:   func(w *world) v1.Action { return v1.Action{Type: v1.ActionInstanceQuarantine, Quarantine: quarantine(w)} },
+		action: func(w *world) v1.Action {
+			return v1.Action{Type: v1.ActionInstanceQuarantine, Quarantine: quarantine(w)}
+		},
 		applied:  isQuarantined,
 		reverted: isReleased,
 	}, {
@@ -176,8 +210,13 @@ func catalogCases() []catalogCase {
 		action: func(w *world) v1.Action {
 			return v1.Action{Type: v1.ActionTagsAdd, Tags: &v1.TagsParams{ResourceID: w.sg, Tags: []v1.Tag{{Key: "Owner", Value: "secops"}}}}
 		},
-		applied:  func(t *testing.T, w *world) string { return want(w.tagsOf(t, w.sg)["Owner"] == "secops", "tags %v", w.tagsOf(t, w.sg)) },
-		reverted: func(t *testing.T, w *world) string { _, ok := w.tagsOf(t, w.sg)["Owner"]; return want(!ok, "tag still there") },
+		applied: func(t *testing.T, w *world) string {
+			return want(w.tagsOf(t, w.sg)["Owner"] == "secops", "tags %v", w.tagsOf(t, w.sg))
+		},
+		reverted: func(t *testing.T, w *world) string {
+			_, ok := w.tagsOf(t, w.sg)["Owner"]
+			return want(!ok, "tag still there")
+		},
 	}, {
 		name: "tags remove", call: "DeleteTags",
 		setup: func(t *testing.T, w *world) {
@@ -188,8 +227,13 @@ func catalogCases() []catalogCase {
 		action: func(w *world) v1.Action {
 			return v1.Action{Type: v1.ActionTagsRemove, Tags: &v1.TagsParams{ResourceID: w.sg, Tags: []v1.Tag{{Key: "Team", Value: "web"}}}}
 		},
-		applied:  func(t *testing.T, w *world) string { _, ok := w.tagsOf(t, w.sg)["Team"]; return want(!ok, "tag still there") },
-		reverted: func(t *testing.T, w *world) string { return want(w.tagsOf(t, w.sg)["Team"] == "web", "tags %v", w.tagsOf(t, w.sg)) },
+		applied: func(t *testing.T, w *world) string {
+			_, ok := w.tagsOf(t, w.sg)["Team"]
+			return want(!ok, "tag still there")
+		},
+		reverted: func(t *testing.T, w *world) string {
+			return want(w.tagsOf(t, w.sg)["Team"] == "web", "tags %v", w.tagsOf(t, w.sg))
+		},
 	}, {
 		name: "WAF IP set add", call: "UpdateIPSet",
 		action: func(w *world) v1.Action {
@@ -206,7 +250,9 @@ func catalogCases() []catalogCase {
 		action: func(w *world) v1.Action {
 			return v1.Action{Type: v1.ActionWAFIPSetRemove, WAFIPSet: &v1.WAFIPSetParams{Name: w.ipSetName, ID: w.ipSetID, Scope: v1.WAFScopeRegional, Addresses: []string{"192.0.2.0/24"}}}
 		},
-		applied: func(t *testing.T, w *world) string { return want(len(w.wafAddresses(t)) == 0, "addresses %v", w.wafAddresses(t)) },
+		applied: func(t *testing.T, w *world) string {
+			return want(len(w.wafAddresses(t)) == 0, "addresses %v", w.wafAddresses(t))
+		},
 		reverted: func(t *testing.T, w *world) string {
 			return want(reflect.DeepEqual(w.wafAddresses(t), []string{"192.0.2.0/24"}), "addresses %v", w.wafAddresses(t))
 		},
