@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
@@ -52,18 +53,18 @@ var schemaRules = map[string]schemaRule{
 	"PortRange.From":                      {min: ptr[int64](0), max: ptr[int64](65535)},
 	"PortRange.To":                        {min: ptr[int64](0), max: ptr[int64](65535)},
 	"SecurityGroupRuleParams.GroupID":     {pattern: "^sg" + idHex},
-	"SecurityGroupRuleParams.Ports":       {description: "Required for tcp and udp; omit for icmp and all."},
+	"SecurityGroupRuleParams.Ports":       {description: "Required for tcp and udp; omit (or null) for icmp and all."},
 	"SecurityGroupRuleParams.CIDR":        {maxLen: ptr(43), description: "A CIDR block with no host bits set, e.g. 203.0.113.0/24."},
 	"SecurityGroupRuleParams.Description": {maxLen: ptr(maxDescription)},
 	"NetworkACLEntryParams.NetworkACLID":  {pattern: "^acl" + idHex},
 	"NetworkACLEntryParams.RuleNumber":    {min: ptr[int64](1), max: ptr[int64](32766)},
-	"NetworkACLEntryParams.Ports":         {description: "Required for tcp and udp; omit for icmp and all."},
+	"NetworkACLEntryParams.Ports":         {description: "Required for tcp and udp; omit (or null) for icmp and all."},
 	"NetworkACLEntryParams.CIDR":          {maxLen: ptr(43)},
 	"RouteParams.RouteTableID":            {pattern: "^rtb" + idHex},
 	"RouteParams.DestinationCIDR":         {maxLen: ptr(43)},
-	"RouteParams.TargetType":              {description: "Required for RouteCreate and RouteReplace; omit for RouteDelete."},
+	"RouteParams.TargetType":              {description: "Required for RouteCreate and RouteReplace; omit (or null) for RouteDelete."},
 	"RouteParams.TargetID":                {maxLen: ptr(32), description: "igw-/vgw- (gateway), nat- (natGateway), eni- (networkInterface), tgw- (transitGateway), pcx- (vpcPeeringConnection), i- (instance)."},
-	"RouteParams.PreviousTargetType":      {description: "The route's current next hop; required for RouteReplace and RouteDelete, omit for RouteCreate."},
+	"RouteParams.PreviousTargetType":      {description: "The route's current next hop; required for RouteReplace and RouteDelete, omit (or null) for RouteCreate."},
 	"RouteParams.PreviousTargetID":        {maxLen: ptr(32)},
 	"PrefixListEntryParams.PrefixListID":  {pattern: "^pl" + idHex},
 	"PrefixListEntryParams.CIDR":          {maxLen: ptr(43)},
@@ -106,8 +107,8 @@ var (
 //
 // Two schemas exist because OpenAI's strict json_schema mode cannot take this
 // one: it requires every property to be listed in required (optional ones made
-// nullable instead), rejects minLength/maxLength, and is safest without
-// "$schema". A single schema satisfying both would mark every optional field as
+// nullable instead) and, depending on the model, rejects length, range, item
+// and pattern keywords. A single schema satisfying both would mark every optional field as
 // required-but-nullable in plain JSON Schema too, which misdescribes the
 // Proposal for every other consumer; see SchemaStrict.
 func Schema() []byte {
@@ -118,8 +119,11 @@ func Schema() []byte {
 // SchemaStrict returns the Proposal schema in the form OpenAI's strict
 // json_schema mode (response_format {"type":"json_schema","strict":true})
 // accepts: the same reflection, but every property is required and optional ones
-// accept null (Decode reads null as unset), no length keywords and no "$schema".
-// The bytes are identical on every call.
+// accept null (Decode reads null as unset), no "$schema", and only the keywords
+// every strict-mode model takes (type, enum, properties, required,
+// additionalProperties, items, anyOf, description). Bounds, item limits and ID
+// patterns are written into descriptions instead; Decode and Validate enforce
+// them, so nothing is lost. The bytes are identical on every call.
 func SchemaStrict() []byte {
 	schemaOnce.Do(buildSchemas)
 	return bytes.Clone(schemaStr)
@@ -203,6 +207,14 @@ func (g *schemaGen) typeSchema(t reflect.Type, key string) map[string]any {
 		panic(fmt.Sprintf("plan: schema: unsupported kind %s at %s", t.Kind(), key))
 	}
 	r := schemaRules[key]
+	if g.mode == modeStrict {
+		// Constraints become prose: strict mode rejects these keywords on some
+		// models, and Decode and Validate enforce them anyway.
+		if d := strictHint(r); d != "" {
+			s["description"] = d
+		}
+		return s
+	}
 	if r.min != nil {
 		s["minimum"] = *r.min
 	}
@@ -218,18 +230,48 @@ func (g *schemaGen) typeSchema(t reflect.Type, key string) map[string]any {
 	if r.pattern != "" {
 		s["pattern"] = r.pattern
 	}
-	if g.mode == modeDraft {
-		if r.minLen != nil {
-			s["minLength"] = *r.minLen
-		}
-		if r.maxLen != nil {
-			s["maxLength"] = *r.maxLen
-		}
+	if r.minLen != nil {
+		s["minLength"] = *r.minLen
+	}
+	if r.maxLen != nil {
+		s["maxLength"] = *r.maxLen
 	}
 	if r.description != "" {
 		s["description"] = r.description
 	}
 	return s
+}
+
+// strictHint is r's description followed by its constraints in words.
+func strictHint(r schemaRule) string {
+	var parts []string
+	if r.description != "" {
+		parts = append(parts, r.description)
+	}
+	if r.min != nil && r.max != nil {
+		parts = append(parts, fmt.Sprintf("An integer from %d to %d.", *r.min, *r.max))
+	}
+	if r.minItems != nil || r.maxItems != nil {
+		lo, hi := 0, 0
+		if r.minItems != nil {
+			lo = *r.minItems
+		}
+		if r.maxItems != nil {
+			hi = *r.maxItems
+		}
+		if hi > 0 {
+			parts = append(parts, fmt.Sprintf("%d to %d items.", lo, hi))
+		} else {
+			parts = append(parts, fmt.Sprintf("At least %d items.", lo))
+		}
+	}
+	if r.pattern != "" {
+		parts = append(parts, "Must match "+r.pattern+".")
+	}
+	if r.maxLen != nil {
+		parts = append(parts, fmt.Sprintf("At most %d characters.", *r.maxLen))
+	}
+	return strings.Join(parts, " ")
 }
 
 // nullable lets s also accept null, as OpenAI's strict mode expects optional

@@ -260,8 +260,13 @@ func TestSchema_shape(t *testing.T) {
 	if objects != 12 {
 		t.Errorf("draft schema has %d object schemas, want 12", objects)
 	}
-	if strings.Contains(string(SchemaStrict()), "maxLength") || strings.Contains(string(SchemaStrict()), "minLength") {
-		t.Error("strict schema uses length keywords OpenAI strict mode rejects")
+	for _, kw := range []string{"maxLength", "minLength", "minimum", "maximum", "minItems", "maxItems", "pattern"} {
+		if strings.Contains(string(SchemaStrict()), `"`+kw+`"`) {
+			t.Errorf("strict schema uses %q, which some OpenAI strict-mode models reject", kw)
+		}
+	}
+	if !strings.Contains(string(SchemaStrict()), "An integer from 1 to 32766.") {
+		t.Error("strict schema lost the rule number bounds from its descriptions")
 	}
 
 	action := draft["properties"].(map[string]any)["actions"].(map[string]any)
@@ -310,38 +315,41 @@ func TestSchema_judgesProposals(t *testing.T) {
 		name string
 		doc  []byte
 		ok   bool
+		// strictOK is what the strict schema says; it carries constraints as prose
+		// only, so Decode+Validate must refuse what it lets through.
+		strictOK bool
 	}{
-		{"one of every type", valid, true},
-		{"no actions", []byte(`{"actions":[],"rationale":"r"}`), true},
-		{"unknown type", []byte(`{"actions":[{"type":"RunCommand"}],"rationale":"r"}`), false},
-		{"unknown field", []byte(`{"actions":[],"rationale":"r","shell":"x"}`), false},
-		{"unknown nested field", []byte(`{"actions":[{"type":"TagsAdd","tags":{"resourceID":"i-0123456789abcdef0","tags":[{"key":"a"}],"force":true}}],"rationale":"r"}`), false},
+		{"one of every type", valid, true, true},
+		{"no actions", []byte(`{"actions":[],"rationale":"r"}`), true, true},
+		{"unknown type", []byte(`{"actions":[{"type":"RunCommand"}],"rationale":"r"}`), false, false},
+		{"unknown field", []byte(`{"actions":[],"rationale":"r","shell":"x"}`), false, false},
+		{"unknown nested field", []byte(`{"actions":[{"type":"TagsAdd","tags":{"resourceID":"i-0123456789abcdef0","tags":[{"key":"a"}],"force":true}}],"rationale":"r"}`), false, false},
 		{"port out of range", mutate(func(a *v1.Action) {
 			if a.SecurityGroupRule != nil {
 				a.SecurityGroupRule.Ports.To = 70000
 			}
-		}), false},
+		}), false, true},
 		{"rule number 0", mutate(func(a *v1.Action) {
 			if a.NetworkACLEntry != nil {
 				a.NetworkACLEntry.RuleNumber = 0
 			}
-		}), false},
+		}), false, true},
 		{"bad group id", mutate(func(a *v1.Action) {
 			if a.SecurityGroupRule != nil {
 				a.SecurityGroupRule.GroupID = "sg-nothex00"
 			}
-		}), false},
+		}), false, true},
 		{"bad direction", mutate(func(a *v1.Action) {
 			if a.SecurityGroupRule != nil {
 				a.SecurityGroupRule.Direction = "inbound"
 			}
-		}), false},
+		}), false, false},
 		{"no original groups", mutate(func(a *v1.Action) {
 			if a.Quarantine != nil {
 				a.Quarantine.OriginalGroupIDs = []string{}
 			}
-		}), false},
-		{"21 actions", tooMany(), false},
+		}), false, true},
+		{"21 actions", tooMany(), false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,8 +359,18 @@ func TestSchema_judgesProposals(t *testing.T) {
 				t.Errorf("draft schema: ok=%v, err=%v", tc.ok, err)
 			}
 			strictDoc := withNulls(strict, decodeAny(t, tc.doc))
-			if err := checkSchema(strict, strictDoc, "$"); (err == nil) != tc.ok {
-				t.Errorf("strict schema: ok=%v, err=%v", tc.ok, err)
+			if err := checkSchema(strict, strictDoc, "$"); (err == nil) != tc.strictOK {
+				t.Errorf("strict schema: ok=%v, err=%v", tc.strictOK, err)
+			}
+			if tc.strictOK && !tc.ok {
+				b, _ := json.Marshal(strictDoc)
+				prop, err := Decode(b)
+				if err == nil {
+					err = Validate(testRequest(v1.EnvironmentStaging), &v1.Plan{Actions: prop.Actions, Region: testRegion})
+				}
+				if err == nil {
+					t.Errorf("the strict schema admits it and Decode+Validate accept it too")
+				}
 			}
 			if tc.ok {
 				// What the strict schema admits, Decode must accept (nulls included).

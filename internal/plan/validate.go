@@ -99,7 +99,7 @@ func Validate(req *v1.NetworkChangeRequest, p *v1.Plan) error {
 			}
 		}
 	}
-	if len(p.Actions) <= MaxActions && isProduction(req, p) {
+	if isProduction(req, p) {
 		for _, f := range InternetExposure(p) {
 			v.addf("%s; production allows no ingress from the internet: use the narrowest source CIDR that works", f)
 		}
@@ -270,16 +270,8 @@ func checkProtocolPorts(f field, proto v1.Protocol, ports *v1.PortRange) {
 	}
 }
 
-// family restricts the address family a CIDR field accepts.
-type family int
-
-const (
-	anyFamily family = iota
-	ipv4Only
-)
-
 // checkCIDR checks that value is a canonical CIDR block and returns it.
-func checkCIDR(f field, name, value string, fam family, allowZero bool) (netip.Prefix, bool) {
+func checkCIDR(f field, name, value string, allowZero bool) (netip.Prefix, bool) {
 	if value == "" {
 		f.addf(name, "required; use a CIDR block such as 203.0.113.0/24")
 		return netip.Prefix{}, false
@@ -305,10 +297,6 @@ func checkCIDR(f field, name, value string, fam family, allowZero bool) (netip.P
 		f.addf(name, "%s is not in canonical form; use %s", quote(value), pfx)
 		return netip.Prefix{}, false
 	}
-	if fam == ipv4Only && !pfx.Addr().Is4() {
-		f.addf(name, "%s is IPv6; this field takes an IPv4 block", value)
-		return netip.Prefix{}, false
-	}
 	if !allowZero && pfx.Bits() == 0 {
 		f.addf(name, "%s matches every address, which is not allowed here; use a narrower block", value)
 		return netip.Prefix{}, false
@@ -320,7 +308,7 @@ func checkSGRule(f field, r *v1.SecurityGroupRuleParams) {
 	checkID(f, "groupID", r.GroupID, reGroupID, "sg-0123456789abcdef0")
 	checkDirection(f, r.Direction)
 	checkProtocolPorts(f, r.Protocol, r.Ports)
-	checkCIDR(f, "cidr", r.CIDR, anyFamily, true)
+	checkCIDR(f, "cidr", r.CIDR, true)
 	checkDescription(f, r.Description)
 	if r.Description != "" && !reSGDescription.MatchString(r.Description) {
 		f.addf("description", "contains characters AWS refuses in rule descriptions; use letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*")
@@ -347,12 +335,16 @@ func checkNACLEntry(f field, e *v1.NetworkACLEntryParams) {
 		f.addf("ruleAction", "%s is not a rule action; use allow or deny", quote(string(e.RuleAction)))
 	}
 	checkProtocolPorts(f, e.Protocol, e.Ports)
-	checkCIDR(f, "cidr", e.CIDR, anyFamily, true)
+	checkCIDR(f, "cidr", e.CIDR, true)
 }
 
 // checkTarget checks a route target type and ID pair; what says "target" or "previousTarget".
 func checkTarget(f field, what string, typ v1.RouteTargetType, id string) {
 	prefixes, known := routeTargetPrefixes[typ]
+	if typ == "" {
+		f.addf(what+"Type", "required with %sID; use gateway, natGateway, networkInterface, transitGateway, vpcPeeringConnection or instance", what)
+		return
+	}
 	if !known {
 		f.addf(what+"Type", "%s is not a target type; use gateway, natGateway, networkInterface, transitGateway, vpcPeeringConnection or instance", quote(string(typ)))
 		return
@@ -384,7 +376,7 @@ func idPatternCache(prefix string) *regexp.Regexp { return idPatterns[prefix] }
 
 func checkRoute(f field, t v1.ActionType, r *v1.RouteParams) {
 	checkID(f, "routeTableID", r.RouteTableID, reRouteTable, "rtb-0123456789abcdef0")
-	checkCIDR(f, "destinationCIDR", r.DestinationCIDR, anyFamily, true)
+	checkCIDR(f, "destinationCIDR", r.DestinationCIDR, true)
 	hasTarget := r.TargetType != "" || r.TargetID != ""
 	hasPrevious := r.PreviousTargetType != "" || r.PreviousTargetID != ""
 	switch t {
@@ -418,7 +410,7 @@ func checkRoute(f field, t v1.ActionType, r *v1.RouteParams) {
 
 func checkPrefixListEntry(f field, e *v1.PrefixListEntryParams) {
 	checkID(f, "prefixListID", e.PrefixListID, rePrefixList, "pl-0123456789abcdef0")
-	checkCIDR(f, "cidr", e.CIDR, anyFamily, true)
+	checkCIDR(f, "cidr", e.CIDR, true)
 	checkDescription(f, e.Description)
 }
 
@@ -441,7 +433,7 @@ func checkQuarantine(f field, q *v1.QuarantineParams) {
 		seen[g] = true
 	}
 	if q.ForensicsCIDR != "" {
-		checkCIDR(f, "forensicsCIDR", q.ForensicsCIDR, anyFamily, false)
+		checkCIDR(f, "forensicsCIDR", q.ForensicsCIDR, false)
 	}
 }
 
@@ -504,7 +496,7 @@ func checkWAF(f field, w *v1.WAFIPSetParams, region string) {
 	var v4, v6 bool
 	for i, a := range w.Addresses {
 		name := fmt.Sprintf("addresses[%d]", i)
-		if pfx, ok := checkCIDR(f, name, a, anyFamily, false); ok {
+		if pfx, ok := checkCIDR(f, name, a, false); ok {
 			if pfx.Addr().Is4() {
 				v4 = true
 			} else {

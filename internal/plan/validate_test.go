@@ -93,6 +93,7 @@ func TestValidate_actionProblems(t *testing.T) {
 			p.TargetType, p.TargetID = v1.RouteTargetNetworkInterface, "igw-0123456789abcdef0"
 		}), "not a valid eni- ID"},
 		{"target id missing", route(rr, func(p *v1.RouteParams) { p.TargetID = "" }), ".route.targetID: required for targetType natGateway"},
+		{"target id without type", route(rc, func(p *v1.RouteParams) { p.TargetType = "" }), ".route.targetType: required with targetID"},
 		{"target type unknown", route(rc, func(p *v1.RouteParams) { p.TargetType = "carrierGateway" }), `.route.targetType: "carrierGateway" is not a target type`},
 		{"pcx prefix", route(rc, func(p *v1.RouteParams) { p.TargetType, p.TargetID = v1.RouteTargetVPCPeering, "tgw-0123456789abcdef0" }), "not a valid pcx- ID"},
 		{"tgw prefix", route(rc, func(p *v1.RouteParams) {
