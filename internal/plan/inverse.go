@@ -73,9 +73,14 @@ func Inverse(a v1.Action) (v1.Action, error) {
 	return out, nil
 }
 
+// typeName names an action type for a message: catalog types as they are,
+// anything else quoted because it is untrusted text.
 func typeName(t v1.ActionType) string {
-	if t == "" {
+	switch {
+	case t == "":
 		return "untyped"
+	case IsCatalogType(t):
+		return string(t)
 	}
 	return quote(string(t))
 }

@@ -93,7 +93,7 @@ func Validate(req *v1.NetworkChangeRequest, p *v1.Plan) error {
 		v.checkAction(i, a, p.Region)
 		if key, ok := actionKey(a); ok {
 			if j, dup := seen[key]; dup {
-				v.addf("actions[%d] (%s): duplicates actions[%d]; remove one of them", i, a.Type, j)
+				v.addf("actions[%d] (%s): duplicates actions[%d]; remove one of them", i, typeName(a.Type), j)
 			} else {
 				seen[key] = i
 			}
@@ -195,8 +195,11 @@ func (f field) addf(name, format string, args ...any) {
 
 func (v *validator) checkAction(i int, a *v1.Action, region string) {
 	head := fmt.Sprintf("actions[%d] (%s)", i, a.Type)
-	if a.Type == "" {
+	switch {
+	case a.Type == "":
 		head = fmt.Sprintf("actions[%d]", i)
+	case !IsCatalogType(a.Type):
+		head = fmt.Sprintf("actions[%d] (%s)", i, quote(string(a.Type))) // untrusted text, quoted
 	}
 	if msg := shapeError(a); msg != "" {
 		v.addf("%s: %s", head, msg)

@@ -38,7 +38,8 @@ func TestValidate_actionProblems(t *testing.T) {
 		want string // the single problem expected, as a substring
 	}{
 		// shape
-		{"unknown type", v1.Action{Type: "DeleteVPC"}, `actions[0] (DeleteVPC): unknown action type "DeleteVPC"; the catalog is: SecurityGroupRuleAuthorize`},
+		{"unknown type", v1.Action{Type: "DeleteVPC"}, `actions[0] ("DeleteVPC"): unknown action type "DeleteVPC"; the catalog is: SecurityGroupRuleAuthorize`},
+		{"unknown type is quoted", v1.Action{Type: "X\nactions[1]: ok"}, `actions[0] ("X\nactions[1]: ok"): unknown action type`},
 		{"missing type", v1.Action{SecurityGroupRule: sgRule(auth).SecurityGroupRule}, "actions[0]: type is required"},
 		{"missing block", v1.Action{Type: auth}, "actions[0] (SecurityGroupRuleAuthorize): the securityGroupRule block is required"},
 		{"wrong block", v1.Action{Type: auth, Route: route(rc).Route}, "only the securityGroupRule block may be set for SecurityGroupRuleAuthorize; remove route"},
