@@ -77,7 +77,9 @@ func testRefusals(t *testing.T, h *harness) {
 				n.Status.Plan.Actions[0].NetworkACLEntry.CIDR = "203.0.113.0/25"
 			}}},
 		{name: "verdict of another request", reason: v1.ReasonVerdictInvalid, verdictReason: verdict.RequestMismatch,
-			opts: requestOpts{statement: func(st *v1.VerdictStatement) { st.Name, st.RequestUID = "other", "5b0c6c1e-0000-4000-8000-000000000001" }}},
+			opts: requestOpts{statement: func(st *v1.VerdictStatement) {
+				st.Name, st.RequestUID = "other", "5b0c6c1e-0000-4000-8000-000000000001"
+			}}},
 		{name: "verdict of an older generation", reason: v1.ReasonVerdictInvalid, verdictReason: verdict.GenerationMismatch,
 			opts: requestOpts{statement: func(st *v1.VerdictStatement) { st.Generation-- }}},
 		{name: "expired verdict", reason: v1.ReasonVerdictInvalid, verdictReason: verdict.Expired, phase: v1.PhaseExpired,
