@@ -108,6 +108,12 @@ func checkpointAt(ctx context.Context, sink Sink, stream string, priv ed25519.Pr
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", stream, err)
 	}
+	return signHead(ctx, sink, stream, recs, priv, keyID, now)
+}
+
+// signHead verifies recs (the whole stream as just read) and appends a checkpoint
+// of its last record.
+func signHead(ctx context.Context, sink Sink, stream string, recs []Record, priv ed25519.PrivateKey, keyID string, now time.Time) error {
 	if len(recs) == 0 {
 		return fmt.Errorf("checkpoint %s: %w", stream, ErrNothingToCheckpoint)
 	}
@@ -195,7 +201,7 @@ func (c *Checkpointer) RunOnce(ctx context.Context) error {
 		if len(recs) == 0 || recs[len(recs)-1].Type == EventCheckpoint {
 			continue
 		}
-		if err := checkpointAt(ctx, c.sink, s, c.key, c.keyID, c.clock.Now()); err != nil {
+		if err := signHead(ctx, c.sink, s, recs, c.key, c.keyID, c.clock.Now()); err != nil {
 			errs = append(errs, err)
 			metrics.AuditCheckpoints.WithLabelValues("error").Inc()
 			continue
