@@ -168,7 +168,9 @@ func (r *Reconciler) markPlanning(ctx context.Context, s *scope) error {
 	if planned == nil || planned.Reason != v1.ReasonPlannerUnavailable {
 		r.Recorder.Eventf(req, corev1.EventTypeNormal, v1.ReasonPlanning, "planning (trigger %s)", s.trigger)
 	}
-	if planned != nil && planned.ObservedGeneration == req.Generation {
+	// RequestSeen once per generation; again after an audit failure, since
+	// whether it was recorded is unknown then (fail closed, duplicates are harmless).
+	if planned != nil && planned.ObservedGeneration == req.Generation && planned.Reason != v1.ReasonAuditUnavailable {
 		return nil
 	}
 	if err := r.append(ctx, req, audit.EventRequestSeen, map[string]any{
