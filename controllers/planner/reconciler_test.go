@@ -404,6 +404,22 @@ func TestReconciler(t *testing.T) {
 		e.assertNoMoreCalls(t, func() int { return len(e.llm.Requests()) }, 3)
 	})
 
+	t.Run("llm planner: a provider outage is retried with backoff, then planned", func(t *testing.T) {
+		e.llm.Reset()
+		e.llm.Status(500, "").Status(503, "").Status(429, "").Reply(fmt.Sprintf(`{"actions":[{"type":"NetworkACLEntryAdd","networkACLEntry":{"networkACLID":%q,"ruleNumber":78,"direction":"ingress","ruleAction":"deny","protocol":"all","cidr":"203.0.113.0/24"}}],"rationale":"block"}`, est.ProdNACL))
+		e.create(t, ns, "llm-outage", v1.NetworkChangeRequestSpec{
+			Intent: "Block 203.0.113.0/24 from the production subnets", Environment: v1.EnvironmentProduction,
+		}, map[string]string{AnnotationPlanner: "llm"})
+		r := e.waitFor(t, ns, "llm-outage", "AwaitingVerdict", phaseIs(v1.PhaseAwaitingVerdict))
+		assertPlanned(t, r, v1.PhaseAwaitingVerdict, v1.ReasonPlanReady, TriggerInitial)
+		if n := len(e.llm.Requests()); n != 4 || r.Status.Plan.Provenance.Attempts != 1 {
+			t.Fatalf("model calls = %d, attempts of the accepted plan = %d", n, r.Status.Plan.Provenance.Attempts)
+		}
+		if got := e.audit.types(ns, "llm-outage"); len(got) != 2 || got[0] != audit.EventRequestSeen || got[1] != audit.EventPlanned {
+			t.Fatalf("audit = %v", got)
+		}
+	})
+
 	t.Run("llm planner: a valid answer is planned with provenance", func(t *testing.T) {
 		e.llm.Reset()
 		e.llm.Reply(fmt.Sprintf(`{"actions":[{"type":"NetworkACLEntryAdd","reason":"block","networkACLEntry":{"networkACLID":%q,"ruleNumber":77,"direction":"ingress","ruleAction":"deny","protocol":"all","cidr":"203.0.113.0/24"}}],"rationale":"block the scanner"}`, est.ProdNACL))
