@@ -175,25 +175,29 @@ func judge(in judgeInput) judgement {
 		MonthlyCostUSD: plan.MonthlyCostUSD(p),
 		BlastRadius:    plan.BlastRadius(p),
 	}}
-	if err := plan.Validate(req, p); err != nil {
-		j.Decision, j.Path = v1.DecisionVeto, v1.ApprovalPathGuardrail
-		j.Reason = truncate("the plan is invalid: "+err.Error()+"; ask the planner for a new plan", maxMessage)
-		j.Findings.Guardrails = capList([]string{"plan validation: " + err.Error()}, 64, 512)
-		return j
-	}
-	d, err := plan.Digest(req, p)
-	if err != nil || d != p.Digest {
-		j.Decision, j.Path = v1.DecisionVeto, v1.ApprovalPathGuardrail
-		j.Reason = fmt.Sprintf("the plan's digest %s does not match its content (recomputed %s): the plan was altered after it was sealed", p.Digest, d)
-		j.Findings.Guardrails = []string{"plan digest mismatch"}
-		return j
-	}
+	// Every check runs so the verdict lists every problem; scope creep names the path.
 	creep := intent.CheckScope(it, req, p)
 	j.Findings.IntentMatch = len(creep) == 0
+	j.Findings.ScopeCreep = capList(creep, 64, 512)
+	var problems, guards []string
+	if d, err := plan.Digest(req, p); err != nil || d != p.Digest {
+		problems = append(problems, fmt.Sprintf("the plan's digest %s does not match its content (recomputed %s): the plan was altered after it was sealed", p.Digest, d))
+		guards = append(guards, "plan digest mismatch")
+	}
 	if len(creep) > 0 {
-		j.Decision, j.Path = v1.DecisionVeto, v1.ApprovalPathScopeCheck
-		j.Findings.ScopeCreep = capList(creep, 64, 512)
-		j.Reason = truncate(fmt.Sprintf("scope creep: %d item(s) not asked for by the request: %s", len(creep), strings.Join(creep, "; ")), maxMessage)
+		problems = append(problems, fmt.Sprintf("scope creep: %d item(s) not asked for by the request: %s", len(creep), strings.Join(creep, "; ")))
+	}
+	if err := plan.Validate(req, p); err != nil {
+		problems = append(problems, "the plan is invalid: "+err.Error())
+		guards = append(guards, "plan validation: "+err.Error())
+	}
+	if len(problems) > 0 {
+		j.Decision, j.Path = v1.DecisionVeto, v1.ApprovalPathGuardrail
+		if len(creep) > 0 {
+			j.Path = v1.ApprovalPathScopeCheck
+		}
+		j.Findings.Guardrails = capList(guards, 64, 512)
+		j.Reason = truncate(strings.Join(problems, "; ")+"; file a request that asks for exactly this, or ask the planner for a new plan", maxMessage)
 		return j
 	}
 	res := in.Policy.Evaluate(policy.Input{Request: req, Plan: p, AllowedRegions: in.AllowedRegions})

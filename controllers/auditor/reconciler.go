@@ -120,7 +120,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, cl cluster.Cluster) erro
 		return r.pendingRequests(ctx)
 	})
 	return ctrl.NewControllerManagedBy(mgr).
-		Named("auditor-" + dnsSafe(r.ClusterName)).
+		Named("auditor-"+dnsSafe(r.ClusterName)).
 		WatchesRawSource(source.Kind(cl.GetCache(), &v1.NetworkChangeRequest{}, &handler.TypedEnqueueRequestForObject[*v1.NetworkChangeRequest]{})).
 		Watches(&v1.ChangeApproval{}, handler.EnqueueRequestsFromMapFunc(r.approvalToRequest)).
 		Watches(&v1.ChangeVerdict{}, handler.EnqueueRequestsFromMapFunc(r.verdictToRequest)).
