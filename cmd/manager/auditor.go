@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/netchange-io/netchange/controllers/auditor"
+	"github.com/netchange-io/netchange/internal/review"
 	"github.com/netchange-io/netchange/internal/verdict"
 )
 
@@ -38,6 +39,10 @@ type auditorOptions struct {
 	verdictNamespace      string
 	allowedRegions        string
 	verdictTTL            time.Duration
+	reviewProvider        string
+	reviewModel           string
+	reviewBaseURL         string
+	reviewTimeout         time.Duration
 }
 
 func init() {
@@ -52,6 +57,10 @@ func init() {
 			fs.StringVar(&o.verdictNamespace, "verdict-namespace", "", "auditor role: namespace of ChangeVerdicts and ChangeApprovals (default: the policy's namespace)")
 			fs.StringVar(&o.allowedRegions, "allowed-regions", "", "auditor role: comma-separated AWS regions plans may target (data residency); empty allows any region")
 			fs.DurationVar(&o.verdictTTL, "verdict-ttl", 0, "auditor role: how long an approval stays valid; overrides the policy's verdictTTL when set")
+			fs.StringVar(&o.reviewProvider, "review-llm-provider", "", "auditor role: optional LLM second opinion (can only make decisions stricter): openai (key in OPENAI_API_KEY), anthropic (ANTHROPIC_API_KEY) or ollama")
+			fs.StringVar(&o.reviewModel, "review-llm-model", "", "auditor role: model of the second opinion")
+			fs.StringVar(&o.reviewBaseURL, "review-llm-base-url", "", "auditor role: endpoint of the second opinion (openai/anthropic: ending in /v1)")
+			fs.DurationVar(&o.reviewTimeout, "review-llm-timeout", 30*time.Second, "auditor role: timeout of one second-opinion call; a failure escalates an approval")
 		},
 		setup: func(ctx context.Context, mgr manager.Manager, shared *sharedOptions) error {
 			return setupAuditor(ctx, mgr, shared, o)
@@ -91,6 +100,14 @@ func setupAuditor(ctx context.Context, mgr manager.Manager, shared *sharedOption
 			regions = append(regions, r)
 		}
 	}
+	var reviewer auditor.Reviewer
+	if o.reviewProvider != "" {
+		rv, err := review.New(review.Config{Provider: o.reviewProvider, Model: o.reviewModel, BaseURL: o.reviewBaseURL, Timeout: o.reviewTimeout})
+		if err != nil {
+			return err
+		}
+		reviewer = rv
+	}
 	names := make([]string, 0, len(clusters))
 	for n := range clusters {
 		names = append(names, n)
@@ -114,6 +131,7 @@ func setupAuditor(ctx context.Context, mgr manager.Manager, shared *sharedOption
 			AllowedRegions:   regions,
 			VerdictTTL:       o.verdictTTL,
 			Audit:            shared.Audit,
+			Reviewer:         reviewer,
 		}
 		if err := r.SetupWithManager(mgr, cl); err != nil {
 			return fmt.Errorf("auditor for control cluster %s: %w", name, err)

@@ -325,13 +325,11 @@ func (r *Reconciler) review(ctx context.Context, s *scope, j *judgement) {
 	}
 	j.Findings.SecondOpinion = truncate(finding, 2048)
 	stricter := map[v1.Decision]int{v1.DecisionApprove: 0, v1.DecisionEscalate: 1, v1.DecisionVeto: 2}
-	rank, known := stricter[d]
-	if !known || rank <= stricter[j.Decision] {
-		return
+	if rank, known := stricter[d]; known && rank > stricter[j.Decision] {
+		j.Decision = d
+		j.Reason = truncate("second opinion: "+finding+"; "+j.Reason, maxMessage)
 	}
-	j.Decision = d
-	j.Reason = truncate("second opinion: "+finding+"; "+j.Reason, maxMessage)
-	if d == v1.DecisionEscalate && j.Approvals < 1 {
+	if j.Decision == v1.DecisionEscalate && j.Approvals < 1 {
 		j.Approvals = 1
 	}
 }
