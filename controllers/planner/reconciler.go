@@ -252,7 +252,8 @@ func (r *Reconciler) finish(req *v1.NetworkChangeRequest, p *v1.Plan, s *scope) 
 			return planner.Terminal(fmt.Sprintf("the plan's actions[%d] has type %q, which is not in the catalog", i, a.Type))
 		}
 	}
-	if err := plan.Validate(req, p); err != nil {
+	// Structure only: guardrails are the auditor's (and again the executor's) to judge.
+	if err := plan.ValidateStructure(req, p); err != nil {
 		return planner.Terminal(fmt.Sprintf("the %s planner produced an invalid plan: %v", p.Provenance.Planner, err))
 	}
 	if err := plan.Seal(req, p); err != nil {

@@ -212,7 +212,10 @@ func (p *Planner) accept(ctx context.Context, req *v1.NetworkChangeRequest, ans 
 	if req.Spec.Targets != nil {
 		out.AccountID = req.Spec.Targets.AccountID
 	}
-	if err := plan.Validate(req, out); err != nil {
+	// Structure only: policy guardrails (e.g. internet exposure in production) are
+	// the auditor's to judge, so a plan that breaks them reaches the auditor and is
+	// vetoed with the offending action named, instead of being re-asked here.
+	if err := plan.ValidateStructure(req, out); err != nil {
 		return nil, err, nil
 	}
 	if len(out.Actions) > 0 {
@@ -224,10 +227,6 @@ func (p *Planner) accept(ctx context.Context, req *v1.NetworkChangeRequest, ans 
 			return nil, nil, fmt.Errorf("llm planner: describe the resources the plan touches: %w", err)
 		}
 		out.Snapshot = snap
-		// Again with the snapshot: production-tagged resources bring the exposure guardrails.
-		if err := plan.Validate(req, out); err != nil {
-			return nil, err, nil
-		}
 	}
 	for i, a := range out.Actions {
 		if !plan.IsCatalogType(a.Type) { // plan.Decode already refused these; never let one through.

@@ -67,21 +67,44 @@ func idPattern(prefix string) *regexp.Regexp {
 }
 
 // Validate checks a plan for req and returns nil or a *ValidationError listing
-// every problem. It checks the plan (action count, region and account format,
-// region and account against req.spec.targets, rationale length, resources
-// touched) and each action: exactly the parameter block its type needs, AWS ID
-// formats, CIDRs (syntax, host bits, IPv4/IPv6 where the field needs one family),
-// protocols and ports, NACL rule numbers, route targets against their type and
-// the previous target rollback needs, quarantine groups, tag keys (no "aws:" and
-// no removal of netchange.io/protected), WAF addresses and scope, and duplicate
-// actions. When the request's environment is production, or the snapshot shows a
-// touched resource tagged Environment=production (or prod), every
-// InternetExposure finding is a problem too.
+// every problem: everything ValidateStructure checks, and the production
+// guardrail: when the request's environment is production, or the snapshot shows
+// a touched resource tagged Environment=production (or prod), every
+// InternetExposure finding is a problem too. The auditor and the executor use it.
 func Validate(req *v1.NetworkChangeRequest, p *v1.Plan) error {
-	var v validator
+	v := validateStructure(req, p)
+	if p != nil {
+		for _, f := range ProductionExposure(req, p) {
+			v.addf("%s; production allows no ingress from the internet: use the narrowest source CIDR that works", f)
+		}
+	}
+	return v.err()
+}
+
+// ValidateStructure checks that a plan is a well-formed plan of catalog actions
+// for req and returns nil or a *ValidationError listing every problem. It checks
+// the plan (action count, region and account format, region and account against
+// req.spec.targets, rationale length, resources touched) and each action: exactly
+// the parameter block its type needs, AWS ID formats, CIDRs (syntax, host bits,
+// IPv4/IPv6 where the field needs one family), protocols and ports, NACL rule
+// numbers, route targets against their type and the previous target rollback
+// needs, quarantine groups, tag keys (no "aws:" and no removal of
+// netchange.io/protected), WAF addresses and scope, and duplicate actions.
+//
+// It does not judge policy: a well-formed plan that opens production to the
+// internet passes here and is vetoed by the auditor's built-in guardrail (and
+// refused again by the executor). Planners use it, so that such a plan reaches
+// the auditor, whose verdict names it, instead of being silently re-planned.
+func ValidateStructure(req *v1.NetworkChangeRequest, p *v1.Plan) error {
+	v := validateStructure(req, p)
+	return v.err()
+}
+
+func validateStructure(req *v1.NetworkChangeRequest, p *v1.Plan) *validator {
+	v := &validator{}
 	if p == nil {
 		v.addf("plan: a plan is required")
-		return v.err()
+		return v
 	}
 	if req == nil {
 		v.addf("request: the request is required to validate a plan")
@@ -99,12 +122,17 @@ func Validate(req *v1.NetworkChangeRequest, p *v1.Plan) error {
 			}
 		}
 	}
-	if isProduction(req, p) {
-		for _, f := range InternetExposure(p) {
-			v.addf("%s; production allows no ingress from the internet: use the narrowest source CIDR that works", f)
-		}
+	return v
+}
+
+// ProductionExposure returns the InternetExposure findings of p when the
+// production guardrail applies to it (the request says production, or a touched
+// resource's snapshot is tagged production), else nil.
+func ProductionExposure(req *v1.NetworkChangeRequest, p *v1.Plan) []string {
+	if !isProduction(req, p) {
+		return nil
 	}
-	return v.err()
+	return InternetExposure(p)
 }
 
 // isProduction reports whether the production guardrails apply: the request

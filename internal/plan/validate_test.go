@@ -261,3 +261,31 @@ func TestValidationError_Error(t *testing.T) {
 		t.Errorf("two problems: %q", two.Error())
 	}
 }
+
+// TestValidateStructure_leavesGuardrailsToTheAuditor checks that a well-formed plan
+// opening production to the internet passes the planners' structural gate but
+// fails Validate, which the auditor and the executor use, naming the action.
+func TestValidateStructure_leavesGuardrailsToTheAuditor(t *testing.T) {
+	open := sgRule(v1.ActionSecurityGroupRuleAuthorize, func(p *v1.SecurityGroupRuleParams) {
+		p.Direction = v1.DirectionIngress
+		p.CIDR = "0.0.0.0/0"
+	})
+	req := testRequest(v1.EnvironmentProduction)
+	p := testPlan(open)
+	if err := ValidateStructure(req, p); err != nil {
+		t.Fatalf("ValidateStructure refused a well-formed plan: %v", err)
+	}
+	err := Validate(req, p)
+	if err == nil {
+		t.Fatal("Validate accepted 0.0.0.0/0 ingress in production")
+	}
+	if got := problems(t, err); len(got) != 1 || !strings.Contains(got[0], "actions[0]") || !strings.Contains(got[0], "production allows no ingress from the internet") {
+		t.Fatalf("problems = %q, want one naming actions[0] and the production guardrail", got)
+	}
+	if got := ProductionExposure(testRequest(v1.EnvironmentDevelopment), testPlan(open)); got != nil {
+		t.Fatalf("ProductionExposure in development with no production snapshot = %q, want nil", got)
+	}
+	if err := ValidateStructure(req, testPlan(sgRule(v1.ActionSecurityGroupRuleAuthorize, func(p *v1.SecurityGroupRuleParams) { p.CIDR = "203.0.113.5/24" }))); err == nil {
+		t.Fatal("ValidateStructure accepted a CIDR with host bits set")
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -169,16 +170,24 @@ func (s *Stack) buildManager(ctx context.Context) error {
 // installControl installs the roles' RBAC and the requester admission policy.
 func (s *Stack) installControl(ctx context.Context) error {
 	root := testenv.RepoRoot()
-	for _, dir := range []string{"config/rbac/planner", "config/rbac/executor", "config/rbac/auditor-control", "config/admission"} {
-		if dir == "config/admission" {
-			if err := ApplyFile(ctx, s.Control.Client, filepath.Join(root, dir, "control-requester.yaml")); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := ApplyDir(ctx, s.Control.Client, filepath.Join(root, dir)); err != nil {
+	for _, f := range []string{"config/rbac/planner/role.yaml", "config/rbac/executor/role.yaml",
+		"config/rbac/auditor-control/role.yaml", "config/rbac/users/requester.yaml", "config/admission/control-requester.yaml"} {
+		if err := ApplyFile(ctx, s.Control.Client, filepath.Join(root, f)); err != nil {
 			return err
 		}
+	}
+	return BindUsers(ctx, s.Control.Client, "netchange-requester", Requester)
+}
+
+// BindUsers binds a ClusterRole to users.
+func BindUsers(ctx context.Context, c client.Client, role string, users ...string) error {
+	b := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role + "-users"},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role}}
+	for _, u := range users {
+		b.Subjects = append(b.Subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: u})
+	}
+	if err := c.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("bind %s: %w", role, err)
 	}
 	return nil
 }
@@ -194,7 +203,12 @@ func (s *Stack) installAuditor(ctx context.Context) error {
 	if err := ApplyDir(ctx, s.Auditor.Client, filepath.Join(root, "config/rbac/auditor")); err != nil {
 		return err
 	}
-	if err := ApplyFile(ctx, s.Auditor.Client, filepath.Join(root, "config/admission/auditor-approver.yaml")); err != nil {
+	for _, f := range []string{"config/rbac/users/approver.yaml", "config/admission/auditor-approver.yaml"} {
+		if err := ApplyFile(ctx, s.Auditor.Client, filepath.Join(root, f)); err != nil {
+			return err
+		}
+	}
+	if err := BindUsers(ctx, s.Auditor.Client, "netchange-approver", Requester, Approver1, Approver2); err != nil {
 		return err
 	}
 	if err := ApplyFile(ctx, s.Auditor.Client, filepath.Join(root, "config/samples/changepolicy-default.yaml")); err != nil {
