@@ -51,7 +51,7 @@ func init() {
 		addFlags: func(fs *flag.FlagSet) {
 			fs.Var(&o.controlClusters, "control-cluster", "auditor role: NAME=KUBECONFIG_PATH of a control cluster to watch (repeatable)")
 			fs.Var(&o.controlClusterSecrets, "control-cluster-secret", "auditor role: NAME=NAMESPACE/SECRET of a control cluster whose kubeconfig is in the Secret's data key 'kubeconfig' (repeatable)")
-			fs.StringVar(&o.signingKey, "signing-key", "", "auditor role: path of the ed25519 verdict signing key (PEM PKCS#8, from `manager keygen`)")
+			fs.StringVar(&o.signingKey, "signing-key", "", "auditor role: path of the ed25519 verdict signing key (PEM PKCS#8, from: manager keygen)")
 			fs.StringVar(&o.signingKeySecret, "signing-key-secret", "", "auditor role: NAMESPACE/NAME of a Secret holding the signing key in data key ed25519.key (see hack/auditor-key.sh)")
 			fs.StringVar(&o.policy, "policy", "", "auditor role: NAMESPACE/NAME of the ChangePolicy in the auditor cluster")
 			fs.StringVar(&o.verdictNamespace, "verdict-namespace", "", "auditor role: namespace of ChangeVerdicts and ChangeApprovals (default: the policy's namespace)")
@@ -107,6 +107,9 @@ func setupAuditor(ctx context.Context, mgr manager.Manager, shared *sharedOption
 			return err
 		}
 		reviewer = rv
+	}
+	if err := auditor.SetupPolicyStatus(mgr); err != nil {
+		return fmt.Errorf("policy status controller: %w", err)
 	}
 	names := make([]string, 0, len(clusters))
 	for n := range clusters {

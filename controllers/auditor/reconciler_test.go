@@ -188,6 +188,9 @@ func startEnv(t *testing.T) *env {
 	if err := r.SetupWithManager(mgr, cl); err != nil {
 		t.Fatal(err)
 	}
+	if err := SetupPolicyStatus(mgr); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -576,6 +579,30 @@ func TestAuditor_Reconcile(t *testing.T) {
 		e.checkSigned(t, got)
 		if cv := e.verdictOf(t, got); cv.Labels[LabelRound] != "2" {
 			t.Fatalf("round %s, want 2", cv.Labels[LabelRound])
+		}
+	})
+
+	t.Run("policy status is reported without any request", func(t *testing.T) {
+		bad := &v1.ChangePolicy{ObjectMeta: metav1.ObjectMeta{Name: "typo", Namespace: verdictNS}, Spec: v1.ChangePolicySpec{
+			Rules: []v1.PolicyRule{{Name: "typo", Match: "enviroment == 'production'", Outcome: v1.OutcomeAutoApprove}}}}
+		if err := e.auditor.Client.Create(t.Context(), bad); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if err := e.auditor.Client.Get(t.Context(), client.ObjectKeyFromObject(bad), bad); err != nil {
+				t.Fatal(err)
+			}
+			if c := meta.FindStatusCondition(bad.Status.Conditions, "Ready"); c != nil {
+				if c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "undeclared reference to 'enviroment'") || !strings.HasPrefix(bad.Status.Version, "typo@1/") {
+					t.Fatalf("status %+v", bad.Status)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no Ready condition on %s", bad.Name)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 
