@@ -417,6 +417,16 @@ func (r *Reconciler) countApprovals(ctx context.Context, s *scope, cv *v1.Change
 	if t.RejectedBy == "" && !t.Quorum {
 		return r.deliver(ctx, s, cv, t)
 	}
+	if t.RejectedBy == "" {
+		// A quorum does not approve while a freeze is in force (a rejection may still veto).
+		freezes := &v1.ChangeFreezeList{}
+		if err := r.Local.List(ctx, freezes); err != nil {
+			return ctrl.Result{}, fmt.Errorf("list freezes: %w", err)
+		}
+		if f := activeFreeze(freezes.Items, s.req, s.plan.Region, s.now); f != nil {
+			return r.hold(ctx, s, f, nextFreezeChange(freezes.Items, s.now))
+		}
+	}
 	final := cv.DeepCopy()
 	final.Spec.ApprovalPath = v1.ApprovalPathHuman
 	final.Spec.Approvers = capList(t.Approvers, 16, 256)
@@ -479,6 +489,11 @@ func (r *Reconciler) deliver(ctx context.Context, s *scope, cv *v1.ChangeVerdict
 	applyVerdict(s.req, cv, t)
 	if err := r.patchRequest(ctx, orig, s.req); err != nil {
 		return ctrl.Result{}, err
+	}
+	if orig.Status.Phase != s.req.Status.Phase {
+		if created := s.req.CreationTimestamp.Time; !created.IsZero() && s.now.After(created) {
+			metrics.PhaseSeconds.WithLabelValues(string(s.req.Status.Phase)).Observe(s.now.Sub(created).Seconds())
+		}
 	}
 	if !cv.Status.Delivered {
 		origCV := cv.DeepCopy()

@@ -132,7 +132,7 @@ func startEnv(t *testing.T) *env {
 	clusterRole(t, e.auditor.Client, "approver", rbacv1.PolicyRule{APIGroups: []string{v1.GroupVersion.Group}, Resources: []string{"changeapprovals", "changeverdicts"}, Verbs: []string{"get", "list", "create"}})
 	testenv.BindClusterRole(t, e.auditor.Client, "approver", rbacv1.Subject{Kind: rbacv1.GroupKind, Name: approversGrp})
 	testenv.CreateNamespace(t, e.auditor.Client, verdictNS, nil)
-	for _, ns := range []string{"netops", "guardduty", "frozen", "policy"} {
+	for _, ns := range []string{"netops", "guardduty", "frozen", "held", "policy"} {
 		testenv.CreateNamespace(t, e.control.Client, ns, nil)
 	}
 	// The default policy sample.
@@ -495,6 +495,36 @@ func TestAuditor_Reconcile(t *testing.T) {
 		if n := len(e.audit.find("route-to-tgw", audit.EventHumanApproval)); n != 3 {
 			t.Fatalf("%d HumanApproval audit events, want 3", n)
 		}
+	})
+
+	t.Run("a quorum reached during a freeze approves only after it", func(t *testing.T) {
+		spec := v1.NetworkChangeRequestSpec{Intent: "Route 10.50.0.0/16 in " + rtbProd + " via " + tgwID, Environment: v1.EnvironmentProduction,
+			Targets: &v1.Targets{Region: "us-east-1"}}
+		r := e.fileRequest(t, "held", "route-during-freeze", spec, mkPlan(v1.Action{Type: v1.ActionRouteCreate, Route: &v1.RouteParams{
+			RouteTableID: rtbProd, DestinationCIDR: "10.50.0.0/16", TargetType: v1.RouteTargetTransitGateway, TargetID: tgwID}}))
+		got := e.waitFor(t, r, "escalation", hasReason(v1.ReasonAwaitingHumanApproval))
+		cv := e.verdictOf(t, got)
+		fz := &v1.ChangeFreeze{ObjectMeta: metav1.ObjectMeta{Name: "held-namespace"}, Spec: v1.ChangeFreezeSpec{
+			Reason: "quarter close", Author: "cab@example.com", Scope: v1.FreezeScope{Namespaces: []string{"held"}}}}
+		if err := e.auditor.Client.Create(t.Context(), fz); err != nil {
+			t.Fatal(err)
+		}
+		for _, who := range []string{"bob", "carol"} {
+			c := e.auditor.UserClient(t, who, approversGrp)
+			if err := createWithRetry(t, c, &v1.ChangeApproval{ObjectMeta: metav1.ObjectMeta{Name: "held-" + who, Namespace: verdictNS},
+				Spec: v1.ChangeApprovalSpec{VerdictName: cv.Name, PlanDigest: cv.Spec.PlanDigest, Decision: v1.ApprovalApprove, Approver: who}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got = e.waitFor(t, r, "hold", hasReason(v1.ReasonFrozen))
+		if got.Status.Verdict != nil || !strings.Contains(meta.FindStatusCondition(got.Status.Conditions, v1.ConditionApproved).Message, "quarter close") {
+			t.Fatalf("during the freeze: %+v", got.Status)
+		}
+		if err := e.auditor.Client.Delete(t.Context(), fz); err != nil {
+			t.Fatal(err)
+		}
+		got = e.waitFor(t, r, "human approval after the freeze", hasReason(v1.ReasonHumanApproved))
+		e.checkSigned(t, got)
 	})
 
 	t.Run("admission: the requester annotation is the creating user and never changes", func(t *testing.T) {
