@@ -321,18 +321,13 @@ func builtins(in Input, r *result) {
 		return
 	}
 	snap := map[string]v1.ResourceSnapshot{}
-	prodTouched := false
 	for _, s := range p.Snapshot {
 		snap[s.ID] = s
-		if strings.EqualFold(s.Environment, string(v1.EnvironmentProduction)) || strings.EqualFold(s.Environment, "prod") {
-			prodTouched = true
-		}
 	}
-	// 1. No internet-exposed ingress in production.
-	if req.Spec.Environment == v1.EnvironmentProduction || prodTouched {
-		for _, f := range plan.InternetExposure(p) {
-			r.guard(GuardrailInternetExposure, "block", f+" in production", v1.OutcomeReject)
-		}
+	// 1. No internet-exposed ingress in production (the request says production, or
+	// a touched resource is tagged production).
+	for _, f := range plan.ProductionExposure(req, p) {
+		r.guard(GuardrailInternetExposure, "block", f+" in production", v1.OutcomeReject)
 	}
 	for i, a := range p.Actions {
 		res := plan.Resources(a)
