@@ -471,7 +471,7 @@ func (sc *scope) cidr(head, c string, contained bool, effect string) {
 			return
 		}
 	}
-	sc.add("%s %s: CIDR %s is not named by the request: not asked for by the request", head, effect, p)
+	sc.add("%s %s: CIDR %s is not named by the request", head, effect, p)
 }
 
 // ports checks that an allow opens only named ports and protocols.
