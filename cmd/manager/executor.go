@@ -13,6 +13,7 @@ import (
 
 	executorctrl "github.com/netchange-io/netchange/controllers/executor"
 	"github.com/netchange-io/netchange/internal/awsapply"
+	"github.com/netchange-io/netchange/internal/metrics"
 	"github.com/netchange-io/netchange/internal/ratelimit"
 	"github.com/netchange-io/netchange/internal/verdict"
 )
@@ -99,6 +100,11 @@ func (o *executorFlags) setup(ctx context.Context, mgr manager.Manager, shared *
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("set up executor controller: %w", err)
+	}
+	// The executor's manager also reports the request and freeze gauges: it already
+	// watches both kinds in the control cluster.
+	if err := mgr.Add(metrics.NewCollector(mgr.GetClient(), nil, 5*time.Second)); err != nil {
+		return fmt.Errorf("add metrics collector: %w", err)
 	}
 	return nil
 }
