@@ -137,8 +137,8 @@ func parseIntent(text string) intentText {
 	}
 	for _, m := range reIPv6.FindAllStringSubmatchIndex(s, maxItems*2) {
 		addr := s[m[2]:m[3]]
-		if !strings.Contains(addr, "::") && strings.Count(addr, ":") < 7 {
-			continue // not an IPv6 address (times, ratios, ...)
+		if strings.Trim(addr, ":") == "" || !strings.Contains(addr, "::") && strings.Count(addr, ":") < 7 {
+			continue // not an IPv6 address (a bare "::", times, ratios, ...)
 		}
 		if _, err := netip.ParseAddr(addr); err != nil {
 			continue
