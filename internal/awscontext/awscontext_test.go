@@ -52,6 +52,9 @@ func actionsFor(e *estate.Estate) []v1.Action {
 		{Type: v1.ActionPrefixListEntryAdd, PrefixListEntry: &v1.PrefixListEntryParams{PrefixListID: e.BlockList, CIDR: "198.51.100.7/32"}},
 		{Type: v1.ActionInstanceQuarantine, Quarantine: &v1.QuarantineParams{InstanceID: e.CryptoInstance, VPCID: e.ProdVPC, OriginalGroupIDs: []string{e.ProdWebSG}}},
 		{Type: v1.ActionTagsAdd, Tags: &v1.TagsParams{ResourceID: e.ProdVPC, Tags: []v1.Tag{{Key: "owner", Value: "net"}}}},
+		{Type: v1.ActionTagsAdd, Tags: &v1.TagsParams{ResourceID: e.ProdSubnets[0], Tags: []v1.Tag{{Key: "owner", Value: "net"}}}},
+		{Type: v1.ActionTagsAdd, Tags: &v1.TagsParams{ResourceID: e.ProdIGW, Tags: []v1.Tag{{Key: "owner", Value: "net"}}}},
+		{Type: v1.ActionTagsRemove, Tags: &v1.TagsParams{ResourceID: e.ProdENI, Tags: []v1.Tag{{Key: "Name", Value: "prod-spare-eni"}}}},
 		{Type: v1.ActionWAFIPSetAdd, WAFIPSet: &v1.WAFIPSetParams{Name: e.WAFIPSet.Name, ID: e.WAFIPSet.ID, Scope: v1.WAFScopeRegional, Addresses: []string{"198.51.100.7/32"}}},
 	}
 }
@@ -74,6 +77,9 @@ func TestObserver_Snapshot(t *testing.T) {
 		e.BlockList:      {awscontext.KindPrefixList, "production", false},
 		e.CryptoInstance: {awscontext.KindInstance, "production", false},
 		e.ProdVPC:        {awscontext.KindVPC, "production", false},
+		e.ProdSubnets[0]: {awscontext.KindSubnet, "production", false},
+		e.ProdIGW:        {awscontext.KindInternetGateway, "production", false},
+		e.ProdENI:        {awscontext.KindNetworkInterface, "production", false},
 		awscontext.WAFIPSetKey(v1.WAFScopeRegional, e.WAFIPSet.Name, e.WAFIPSet.ID): {awscontext.KindWAFIPSet, "production", false},
 	}
 	if len(snap) != len(want) {
@@ -112,6 +118,9 @@ func TestObserver_Snapshot(t *testing.T) {
 		e.ProdRouteTable: `{"destination":"0.0.0.0/0","targetType":"gateway","targetID":"` + e.ProdIGW + `"}`,
 		e.BlockList:      `"maxEntries":50,"entries":[{"cidr":"192.0.2.66/32","description":"seeded"}]`,
 		awscontext.WAFIPSetKey(v1.WAFScopeRegional, e.WAFIPSet.Name, e.WAFIPSet.ID): `"addresses":["192.0.2.66/32"]`,
+		e.ProdIGW:        `"vpcs":["` + e.ProdVPC + `"]`,
+		e.ProdSubnets[0]: `"cidr":"10.0.1.0/24"`,
+		e.ProdENI:        `"subnetID":"` + e.ProdSubnets[1] + `"`,
 	} {
 		if !strings.Contains(state(id), frag) {
 			t.Errorf("state of %s = %s, want it to contain %s", id, state(id), frag)
@@ -209,7 +218,7 @@ func TestObserver_Snapshot_changes(t *testing.T) {
 	}
 	wafKey := awscontext.WAFIPSetKey(v1.WAFScopeRegional, e.WAFIPSet.Name, e.WAFIPSet.ID)
 	want := map[string]bool{e.ProdNACL: true, e.ProdRouteTable: true, e.ProdDBSG: true, wafKey: true,
-		e.BlockList: false, e.CryptoInstance: false, e.ProdVPC: false}
+		e.BlockList: false, e.CryptoInstance: false, e.ProdVPC: false, e.ProdSubnets[0]: false, e.ProdIGW: false, e.ProdENI: false}
 	for id, w := range want {
 		if changed[id] != w {
 			t.Errorf("%s changed = %v, want %v", id, changed[id], w)
