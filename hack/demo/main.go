@@ -205,4 +205,3 @@ export NETCHANGE_AUDIT_DIR=%s
 	<-ctx.Done()
 	return nil
 }
-

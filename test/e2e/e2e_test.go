@@ -204,4 +204,3 @@ func runManager(s *stack.Stack, args ...string) (string, error) {
 	defer cancel()
 	return stack.RunCommand(ctx, s.Bin, args...)
 }
-

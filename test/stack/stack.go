@@ -393,7 +393,6 @@ func (s *Stack) Logs(role string, n int) string {
 	return lastLines(string(b), n)
 }
 
-
 // RunCommand runs a command and returns its combined output.
 func RunCommand(ctx context.Context, bin string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
