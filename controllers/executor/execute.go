@@ -409,7 +409,7 @@ func (s *scope) succeed(ctx context.Context) (reconcile.Result, error) {
 	err := s.patch(ctx, func(n *v1.NetworkChangeRequest) {
 		now := metav1.NewTime(r.now())
 		n.Status.Execution.CompletedAt = &now
-		msg := fmt.Sprintf("%d actions applied and verified", len(n.Status.Execution.Journal))
+		msg := fmt.Sprintf("%d action(s) applied and verified", len(n.Status.Execution.Journal))
 		if n.Spec.RevertAfter != nil {
 			at := metav1.NewTime(now.Add(n.Spec.RevertAfter.Duration))
 			n.Status.Execution.RevertAt = &at
