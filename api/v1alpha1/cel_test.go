@@ -133,6 +133,30 @@ func TestCRD_validation(t *testing.T) {
 			t.Fatalf("want immutability error, got %v", err)
 		}
 	})
+	t.Run("verdict final once decided", func(t *testing.T) {
+		digest := "sha256:" + strings.Repeat("b", 64)
+		cv := &v1.ChangeVerdict{
+			ObjectMeta: metav1.ObjectMeta{Name: "esc", Namespace: "default"},
+			Spec: v1.ChangeVerdictSpec{
+				RequestRef: v1.RequestReference{Cluster: "control", Namespace: "default", Name: "r", UID: "u", Generation: 1},
+				PlanDigest: digest, Decision: v1.DecisionEscalate, ApprovalPath: v1.ApprovalPathPolicy, PolicyVersion: "default@1/abc",
+			},
+		}
+		if err := c.Create(t.Context(), cv); err != nil {
+			t.Fatal(err)
+		}
+		// An escalated verdict may become a decision (humans approved it) ...
+		cv.Spec.Decision = v1.DecisionApprove
+		cv.Spec.ApprovalPath = v1.ApprovalPathHuman
+		if err := c.Update(t.Context(), cv); err != nil {
+			t.Fatalf("escalate → approve refused: %v", err)
+		}
+		// ... but a decided verdict never changes again.
+		cv.Spec.Decision = v1.DecisionVeto
+		if err := c.Update(t.Context(), cv); err == nil || !strings.Contains(err.Error(), "a final verdict is immutable") {
+			t.Fatalf("want immutability error, got %v", err)
+		}
+	})
 	t.Run("approval immutable", func(t *testing.T) {
 		a := &v1.ChangeApproval{
 			ObjectMeta: metav1.ObjectMeta{Name: "imm", Namespace: "default"},
