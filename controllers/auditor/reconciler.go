@@ -77,9 +77,10 @@ type Reconciler struct {
 	Control client.Client
 	// Local reads and writes verdicts, approvals, policies and freezes in the auditor cluster.
 	Local client.Client
-	// Freezes reads ChangeFreezes in the auditor cluster without a cache, so a
-	// freeze holds decisions from the moment it is created (default: Local).
-	Freezes client.Reader
+	// Live reads ChangeFreezes and the ChangePolicy in the auditor cluster without
+	// a cache, so a new freeze or policy applies to the very next decision
+	// (default: the manager's API reader).
+	Live client.Reader
 	// Signer is the auditor's ed25519 signing key.
 	Signer ed25519.PrivateKey
 	// Policy names the ChangePolicy in the auditor cluster.
@@ -116,8 +117,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, cl cluster.Cluster) erro
 	if r.Policy.Name == "" || r.VerdictNamespace == "" {
 		return errors.New("auditor controller: --policy and --verdict-namespace are required")
 	}
-	if r.Freezes == nil {
-		r.Freezes = mgr.GetAPIReader()
+	if r.Live == nil {
+		r.Live = mgr.GetAPIReader()
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorderFor("netchange-auditor") //nolint:staticcheck // record.EventRecorder is what the other roles use
@@ -261,7 +262,7 @@ func (r *Reconciler) latestVerdict(ctx context.Context, s *scope) (*v1.ChangeVer
 func (r *Reconciler) judge(ctx context.Context, s *scope, round int) (ctrl.Result, error) {
 	// 1. A matching freeze holds the decision.
 	freezes := &v1.ChangeFreezeList{}
-	if err := r.Freezes.List(ctx, freezes); err != nil {
+	if err := r.Live.List(ctx, freezes); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list freezes: %w", err)
 	}
 	if f := activeFreeze(freezes.Items, s.req, s.plan.Region, s.now); f != nil {
@@ -269,7 +270,7 @@ func (r *Reconciler) judge(ctx context.Context, s *scope, round int) (ctrl.Resul
 	}
 	// 2. The policy must exist and compile; otherwise fail closed.
 	pol := &v1.ChangePolicy{}
-	if err := r.Local.Get(ctx, r.Policy, pol); err != nil {
+	if err := r.Live.Get(ctx, r.Policy, pol); err != nil {
 		if apierrors.IsNotFound(err) {
 			return r.policyError(ctx, s, fmt.Sprintf("ChangePolicy %s not found in the auditor cluster: create it (see config/samples/changepolicy-default.yaml); nothing is approved without a policy", r.Policy))
 		}
@@ -426,7 +427,7 @@ func (r *Reconciler) countApprovals(ctx context.Context, s *scope, cv *v1.Change
 	if t.RejectedBy == "" {
 		// A quorum does not approve while a freeze is in force (a rejection may still veto).
 		freezes := &v1.ChangeFreezeList{}
-		if err := r.Freezes.List(ctx, freezes); err != nil {
+		if err := r.Live.List(ctx, freezes); err != nil {
 			return ctrl.Result{}, fmt.Errorf("list freezes: %w", err)
 		}
 		if f := activeFreeze(freezes.Items, s.req, s.plan.Region, s.now); f != nil {
@@ -473,7 +474,7 @@ func (r *Reconciler) verdictTTL(ctx context.Context) (time.Duration, error) {
 		return r.VerdictTTL, nil
 	}
 	pol := &v1.ChangePolicy{}
-	if err := r.Local.Get(ctx, r.Policy, pol); err != nil {
+	if err := r.Live.Get(ctx, r.Policy, pol); err != nil {
 		if apierrors.IsNotFound(err) {
 			return policy.DefaultVerdictTTL, nil
 		}

@@ -135,6 +135,7 @@ func startEnv(t *testing.T) *env {
 	for _, ns := range []string{"netops", "guardduty", "frozen", "held", "policy"} {
 		testenv.CreateNamespace(t, e.control.Client, ns, nil)
 	}
+	e.waitAdmission(t)
 	// The default policy sample.
 	data, err := os.ReadFile(filepath.Join(root, "config", "samples", "changepolicy-default.yaml"))
 	if err != nil {
@@ -674,6 +675,31 @@ func TestAuditor_Reconcile(t *testing.T) {
 		got = e.waitFor(t, r, "approval under the fixed policy", hasReason(v1.ReasonAutoApproved))
 		e.checkSigned(t, got)
 	})
+}
+
+// waitAdmission waits until both admission policies refuse a forged identity
+// (a new ValidatingAdmissionPolicy takes a moment to be in force).
+func (e *env) waitAdmission(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	alice := e.control.UserClient(t, "alice", "requesters")
+	bob := e.auditor.UserClient(t, "bob", approversGrp)
+	for {
+		forgedReq := &v1.NetworkChangeRequest{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default",
+			Annotations: map[string]string{v1.AnnotationRequester: "mallory"}}, Spec: blockSpec(blockIntent)}
+		errReq := alice.Create(t.Context(), forgedReq, client.DryRunAll)
+		forgedApproval := &v1.ChangeApproval{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default"},
+			Spec: v1.ChangeApprovalSpec{VerdictName: "v", PlanDigest: "sha256:" + strings.Repeat("0", 64), Decision: v1.ApprovalApprove, Approver: "carol"}}
+		errApproval := bob.Create(t.Context(), forgedApproval, client.DryRunAll)
+		if errReq != nil && strings.Contains(errReq.Error(), "netchange.io/requester") &&
+			errApproval != nil && strings.Contains(errApproval.Error(), "spec.approver must be your own username") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("admission policies not in force: request %v, approval %v", errReq, errApproval)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (e *env) getReq(t *testing.T, ns, name string) *v1.NetworkChangeRequest {
