@@ -116,7 +116,15 @@ type Reconciler struct {
 	mu     sync.Mutex
 	nonces map[string]types.UID // verdict nonce → request that consumed it (this process)
 
-	reconciles atomic.Int64 // for tests: how many times Reconcile ran
+	reconciles sync.Map // for tests: types.NamespacedName → *atomic.Int64, how many times Reconcile ran for it
+}
+
+// reconcilesOf returns how many times Reconcile ran for one request (for tests).
+func (r *Reconciler) reconcilesOf(nn types.NamespacedName) int64 {
+	if v, ok := r.reconciles.Load(nn); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 func (r *Reconciler) now() time.Time { return r.Clock() }
@@ -169,7 +177,8 @@ func (r *Reconciler) requestsHeldByFreezes(ctx context.Context, _ client.Object)
 // Reconcile drives one request: deletion, resume of an execution in progress,
 // revert of a time-boxed change, or the start of a new execution.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	r.reconciles.Add(1)
+	counter, _ := r.reconciles.LoadOrStore(req.NamespacedName, new(atomic.Int64))
+	counter.(*atomic.Int64).Add(1)
 	// Read fresh: the journal must never be acted on from a stale cache.
 	ncr := &v1.NetworkChangeRequest{}
 	if err := r.APIReader.Get(ctx, req.NamespacedName, ncr); err != nil {

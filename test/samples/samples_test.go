@@ -22,12 +22,14 @@ func kubectl(t *testing.T, kubeconfig string, args ...string) (string, error) {
 // TestSamples_serverDryRun applies every sample with --dry-run=server.
 func TestSamples_serverDryRun(t *testing.T) {
 	cl := testenv.StartCluster(t)
+	// The default ChangePolicy lives in the auditor's namespace.
+	testenv.CreateNamespace(t, cl.Client, "netchange-auditor", nil)
 	samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
 	out, err := kubectl(t, cl.Kubeconfig, "apply", "--dry-run=server", "-f", samples)
 	if err != nil {
 		t.Fatalf("kubectl apply --dry-run=server -f config/samples: %v\n%s", err, out)
 	}
-	for _, want := range []string{"block-malicious-scanner", "guardduty-bitcoin-tool", "allow-https-to-payments", "incident-4711"} {
+	for _, want := range []string{"block-malicious-scanner", "guardduty-bitcoin-tool", "allow-https-to-payments", "incident-4711", "changepolicy.netchange.io/default"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry-run output does not mention %s:\n%s", want, out)
 		}
