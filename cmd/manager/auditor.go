@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/netchange-io/netchange/controllers/auditor"
+	"github.com/netchange-io/netchange/internal/audit"
 	"github.com/netchange-io/netchange/internal/review"
 	"github.com/netchange-io/netchange/internal/verdict"
 )
@@ -43,6 +44,7 @@ type auditorOptions struct {
 	reviewModel           string
 	reviewBaseURL         string
 	reviewTimeout         time.Duration
+	checkpointInterval    time.Duration
 }
 
 func init() {
@@ -60,6 +62,7 @@ func init() {
 			fs.StringVar(&o.reviewProvider, "review-llm-provider", "", "auditor role: optional LLM second opinion (can only make decisions stricter): openai (key in OPENAI_API_KEY), anthropic (ANTHROPIC_API_KEY) or ollama")
 			fs.StringVar(&o.reviewModel, "review-llm-model", "", "auditor role: model of the second opinion")
 			fs.StringVar(&o.reviewBaseURL, "review-llm-base-url", "", "auditor role: endpoint of the second opinion (openai/anthropic: ending in /v1)")
+			fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 5*time.Minute, "auditor role: how often to append a checkpoint signed with the auditor key to each audit stream it writes (0 disables)")
 			fs.DurationVar(&o.reviewTimeout, "review-llm-timeout", 30*time.Second, "auditor role: timeout of one second-opinion call; a failure escalates an approval")
 		},
 		setup: func(ctx context.Context, mgr manager.Manager, shared *sharedOptions) error {
@@ -138,6 +141,15 @@ func setupAuditor(ctx context.Context, mgr manager.Manager, shared *sharedOption
 		}
 		if err := r.SetupWithManager(mgr, cl); err != nil {
 			return fmt.Errorf("auditor for control cluster %s: %w", name, err)
+		}
+	}
+	if o.checkpointInterval > 0 {
+		sink, ok := shared.Audit.(audit.Sink)
+		if !ok {
+			return fmt.Errorf("--checkpoint-interval: the audit sink cannot be read back to checkpoint it")
+		}
+		if err := mgr.Add(audit.NewCheckpointer(sink, key, "", o.checkpointInterval, nil)); err != nil {
+			return fmt.Errorf("add audit checkpointer: %w", err)
 		}
 	}
 	return nil

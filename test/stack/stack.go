@@ -262,7 +262,7 @@ func (s *Stack) startRoles(ctx context.Context) error {
 		"--control-cluster=" + ControlClusterName + "=" + auditorControl.Kubeconfig,
 		"--signing-key=" + filepath.Join(s.Dir, "keys", "ed25519.key"),
 		"--policy=" + AuditorNamespace + "/" + PolicyName,
-		"--audit-dir=" + filepath.Join(s.Dir, "audit/auditor")}
+		"--audit-dir=" + filepath.Join(s.Dir, "audit/auditor"), "--checkpoint-interval=5s"}
 	// The auditor gets no AWS credentials at all.
 	if err := s.startRole(ctx, "auditor", auditorArgs, nil); err != nil {
 		return err
