@@ -6,9 +6,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
+	"github.com/netchange-io/netchange/internal/awscontext"
 )
 
 // route creates, replaces or deletes a route. No dry run: moto ignores DryRun for routes.
@@ -41,28 +41,16 @@ func (h *route) current(ctx context.Context) (found bool, tt v1.RouteTargetType,
 		if normCIDR(dst) != want {
 			continue
 		}
-		tt, id := routeTarget(r)
+		// The same reading of a route's next hop as the planner's snapshot
+		// (awscontext), so previous targets recorded there match what is observed
+		// here; a route to an instance also carries the instance's interface.
+		tt, id := awscontext.RouteTarget(r)
+		if h.p.TargetType == v1.RouteTargetInstance && h.p.TargetID != "" && aws.ToString(r.InstanceId) == h.p.TargetID {
+			tt, id = v1.RouteTargetInstance, h.p.TargetID
+		}
 		return true, tt, id, nil
 	}
 	return false, "", "", nil
-}
-
-func routeTarget(r ec2types.Route) (v1.RouteTargetType, string) {
-	switch {
-	case aws.ToString(r.NatGatewayId) != "":
-		return v1.RouteTargetNATGateway, aws.ToString(r.NatGatewayId)
-	case aws.ToString(r.TransitGatewayId) != "":
-		return v1.RouteTargetTransitGateway, aws.ToString(r.TransitGatewayId)
-	case aws.ToString(r.VpcPeeringConnectionId) != "":
-		return v1.RouteTargetVPCPeering, aws.ToString(r.VpcPeeringConnectionId)
-	case aws.ToString(r.InstanceId) != "":
-		return v1.RouteTargetInstance, aws.ToString(r.InstanceId)
-	case aws.ToString(r.NetworkInterfaceId) != "":
-		return v1.RouteTargetNetworkInterface, aws.ToString(r.NetworkInterfaceId)
-	case aws.ToString(r.GatewayId) != "":
-		return v1.RouteTargetGateway, aws.ToString(r.GatewayId)
-	}
-	return "", ""
 }
 
 func (h *route) observe(ctx context.Context) (bool, Result, error) {
