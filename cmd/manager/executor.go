@@ -18,10 +18,9 @@ import (
 	"github.com/netchange-io/netchange/internal/verdict"
 )
 
-// executorFlags are the executor role's flags. --aws-region and --aws-endpoint-url
-// are shared with the planner role (one flag set); the executor reads them by name.
+// executorFlags are the executor role's flags (--aws-region and --aws-endpoint-url
+// are common flags, in sharedOptions).
 type executorFlags struct {
-	fs               *flag.FlagSet
 	publicKeys       string
 	ratePerHour      float64
 	rateBurst        int
@@ -36,23 +35,11 @@ func init() {
 }
 
 func (o *executorFlags) addFlags(fs *flag.FlagSet) {
-	o.fs = fs
 	fs.StringVar(&o.publicKeys, "verdict-public-keys", "", "executor role: comma-separated files or directories (*.pub, *.pem) of the auditor public keys trusted to sign verdicts")
 	fs.Float64Var(&o.ratePerHour, "rate-per-hour", 30, "executor role: changes per hour per namespace and environment (0: unlimited)")
 	fs.IntVar(&o.rateBurst, "rate-burst", 5, "executor role: changes allowed at once per namespace and environment")
 	fs.IntVar(&o.maxAWSAttempts, "max-aws-attempts", 5, "executor role: tries of one AWS call on throttling, 5xx or timeouts, with exponential backoff")
 	fs.StringVar(&o.roleMapNamespace, "role-map-namespace", os.Getenv("POD_NAMESPACE"), "executor role: namespace of ACK's ack-role-account-map ConfigMap (account ID → role ARN to assume); default $POD_NAMESPACE")
-}
-
-// flagValue returns the value of a flag another role may have defined, or "".
-func (o *executorFlags) flagValue(name string) string {
-	if o.fs == nil {
-		return ""
-	}
-	if f := o.fs.Lookup(name); f != nil {
-		return f.Value.String()
-	}
-	return ""
 }
 
 // setup loads the trusted keys and AWS credentials and registers the executor controller.
@@ -70,10 +57,7 @@ func (o *executorFlags) setup(ctx context.Context, mgr manager.Manager, shared *
 	if err != nil {
 		return fmt.Errorf("load --verdict-public-keys: %w", err)
 	}
-	region, endpoint := o.flagValue("aws-region"), o.flagValue("aws-endpoint-url")
-	if region == "" {
-		region = os.Getenv("AWS_REGION")
-	}
+	region, endpoint := shared.AWSRegion, shared.AWSEndpointURL
 	loadOpts := []func(*config.LoadOptions) error{}
 	if region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(region))

@@ -37,6 +37,10 @@ type sharedOptions struct {
 	ClusterName string
 	// Audit is the audit trail every role writes to.
 	Audit audit.Appender
+	// AWSRegion is the AWS region the planner observes and the executor changes.
+	AWSRegion string
+	// AWSEndpointURL overrides the AWS endpoint (e.g. a moto_server URL); "" uses AWS.
+	AWSEndpointURL string
 }
 
 // roles is filled by the role files of this package (planner.go, auditor.go, executor.go).
@@ -75,6 +79,8 @@ func run(args []string) int {
 		watchNamespace = fs.String("namespace", "", "only watch this namespace (default: all namespaces)")
 		clusterName    = fs.String("cluster-name", "control", "this cluster's name, as the auditor's --control-cluster flag names it")
 		auditDir       = fs.String("audit-dir", "netchange-audit", "directory of the file audit sink (used when --audit-postgres-dsn is empty)")
+		awsRegion      = fs.String("aws-region", "", "planner and executor: AWS region (default $AWS_REGION, else us-east-1)")
+		awsEndpoint    = fs.String("aws-endpoint-url", "", "planner and executor: AWS endpoint override, e.g. a moto_server URL for local runs")
 		auditDSN       = fs.String("audit-postgres-dsn", "", "PostgreSQL DSN of the audit sink (e.g. postgres://user@host:5432/db); overrides --audit-dir")
 	)
 	for _, r := range roles {
@@ -146,7 +152,14 @@ func run(args []string) int {
 		return 1
 	}
 	defer sink.Close()
-	shared := &sharedOptions{ClusterName: *clusterName, Audit: sink}
+	region := *awsRegion
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	shared := &sharedOptions{ClusterName: *clusterName, Audit: sink, AWSRegion: region, AWSEndpointURL: *awsEndpoint}
 	if err := r.setup(ctx, mgr, shared); err != nil {
 		log.Error(err, "set up role", "role", *roleName)
 		return 1

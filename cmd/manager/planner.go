@@ -24,8 +24,6 @@ type plannerFlags struct {
 	llmBaseURL     string
 	llmTimeout     time.Duration
 	llmMaxAttempts int
-	awsRegion      string
-	awsEndpointURL string
 }
 
 var plannerOpts plannerFlags
@@ -42,13 +40,11 @@ func (o *plannerFlags) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.llmBaseURL, "llm-base-url", "", "planner role: LLM endpoint (openai/anthropic: ending in /v1; ollama: server URL, default OLLAMA_HOST)")
 	fs.DurationVar(&o.llmTimeout, "llm-timeout", llm.DefaultTimeout, "planner role: timeout of one LLM call")
 	fs.IntVar(&o.llmMaxAttempts, "llm-max-attempts", llm.DefaultMaxAttempts, "planner role: LLM calls per plan, retries included")
-	fs.StringVar(&o.awsRegion, "aws-region", "us-east-1", "planner role: AWS region to observe (read-only credentials suffice)")
-	fs.StringVar(&o.awsEndpointURL, "aws-endpoint-url", "", "planner role: AWS endpoint override, e.g. a moto_server URL for local runs")
 }
 
 // setup builds the AWS observer and the planners, and registers the planner controller.
 func (o *plannerFlags) setup(ctx context.Context, mgr manager.Manager, shared *sharedOptions) error {
-	planners, err := o.planners(ctx)
+	planners, err := o.planners(ctx, shared)
 	if err != nil {
 		return err
 	}
@@ -69,20 +65,20 @@ func (o *plannerFlags) setup(ctx context.Context, mgr manager.Manager, shared *s
 
 // planners returns the configured planners by name: always rules, and llm when
 // --planner=llm or --llm-provider is set.
-func (o *plannerFlags) planners(ctx context.Context) (map[string]planner.Planner, error) {
+func (o *plannerFlags) planners(ctx context.Context, shared *sharedOptions) (map[string]planner.Planner, error) {
 	if o.planner != "rules" && o.planner != "llm" {
 		return nil, fmt.Errorf("--planner must be rules or llm (got %q)", o.planner)
 	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(o.awsRegion)}
-	if o.awsEndpointURL != "" {
-		opts = append(opts, config.WithBaseEndpoint(o.awsEndpointURL))
+	opts := []func(*config.LoadOptions) error{config.WithRegion(shared.AWSRegion)}
+	if shared.AWSEndpointURL != "" {
+		opts = append(opts, config.WithBaseEndpoint(shared.AWSEndpointURL))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config for region %s: %w (set AWS credentials, read-only suffice)", o.awsRegion, err)
+		return nil, fmt.Errorf("load AWS config for region %s: %w (set AWS credentials, read-only suffice)", shared.AWSRegion, err)
 	}
 	obs := awscontext.NewFromConfig(cfg)
-	out := map[string]planner.Planner{"rules": rules.New(obs, o.awsRegion)}
+	out := map[string]planner.Planner{"rules": rules.New(obs, shared.AWSRegion)}
 	if o.planner == "llm" || o.llmProvider != "" {
 		if o.llmProvider == "" {
 			return nil, fmt.Errorf("--planner=llm needs --llm-provider (openai, anthropic, bedrock or ollama) and --llm-model")
@@ -93,7 +89,7 @@ func (o *plannerFlags) planners(ctx context.Context) (map[string]planner.Planner
 			BaseURL:     o.llmBaseURL,
 			Timeout:     o.llmTimeout,
 			MaxAttempts: o.llmMaxAttempts,
-		}, obs, o.awsRegion)
+		}, obs, shared.AWSRegion)
 		if err != nil {
 			return nil, err
 		}
