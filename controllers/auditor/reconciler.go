@@ -201,6 +201,17 @@ type scope struct {
 // Reconcile implements reconcile.Reconciler: fetch the request, find the latest
 // verdict for its plan, then judge, count approvals, or deliver.
 func (r *Reconciler) Reconcile(ctx context.Context, key ctrl.Request) (ctrl.Result, error) {
+	res, err := r.reconcile(ctx, key)
+	if apierrors.IsConflict(err) {
+		// Another controller wrote the request in between: judge again from fresh
+		// state, quietly (a conflict is expected with three writers of one status).
+		log.FromContext(ctx).V(1).Info("conflict, judging again", "error", err.Error())
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	return res, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, key ctrl.Request) (ctrl.Result, error) {
 	req := &v1.NetworkChangeRequest{}
 	if err := r.Control.Get(ctx, key.NamespacedName, req); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
