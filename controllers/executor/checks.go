@@ -138,12 +138,13 @@ func checkFreeze(freezes []v1.ChangeFreeze, ncr *v1.NetworkChangeRequest, now ti
 }
 
 // checkGuardrails applies the built-in guardrails nobody can configure away: no
-// internet-exposing ingress in production, whatever the verdict says.
+// internet-exposing ingress in production (a production request, or a touched
+// resource whose snapshot is tagged production), whatever the verdict says.
 func checkGuardrails(ncr *v1.NetworkChangeRequest) *refusal {
-	if ncr.Spec.Environment != v1.EnvironmentProduction || ncr.Status.Plan == nil {
+	if ncr.Status.Plan == nil {
 		return nil
 	}
-	if f := plan.InternetExposure(ncr.Status.Plan); len(f) > 0 {
+	if f := plan.ProductionExposure(ncr, ncr.Status.Plan); len(f) > 0 {
 		return &refusal{Reason: v1.ReasonGuardrail,
 			Message: "refused in production even with a valid verdict: " + strings.Join(f, "; ") + "; narrow the source CIDR and file a new request"}
 	}

@@ -110,3 +110,38 @@ func TestResolveTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckGuardrails(t *testing.T) {
+	sg := "sg-0123456789abcdef0"
+	rule := func(dir v1.Direction, cidr string) v1.Action {
+		return v1.Action{Type: v1.ActionSecurityGroupRuleAuthorize, SecurityGroupRule: &v1.SecurityGroupRuleParams{
+			GroupID: sg, Direction: dir, Protocol: v1.ProtocolTCP, Ports: &v1.PortRange{From: 22, To: 22}, CIDR: cidr}}
+	}
+	request := func(env v1.Environment, snapshotEnv string, a v1.Action) *v1.NetworkChangeRequest {
+		return &v1.NetworkChangeRequest{Spec: v1.NetworkChangeRequestSpec{Environment: env},
+			Status: v1.NetworkChangeRequestStatus{Plan: &v1.Plan{Region: "us-east-1", Actions: []v1.Action{a},
+				Snapshot: []v1.ResourceSnapshot{{ID: sg, Kind: "SecurityGroup", Environment: snapshotEnv, State: "{}"}}}}}
+	}
+	cases := []struct {
+		name    string
+		req     *v1.NetworkChangeRequest
+		refused bool
+	}{
+		{"internet ingress, production request", request(v1.EnvironmentProduction, "production", rule(v1.DirectionIngress, "0.0.0.0/0")), true},
+		{"internet ingress on a production resource, development request", request(v1.EnvironmentDevelopment, "production", rule(v1.DirectionIngress, "0.0.0.0/0")), true},
+		{"internet ingress in development", request(v1.EnvironmentDevelopment, "development", rule(v1.DirectionIngress, "0.0.0.0/0")), false},
+		{"internet egress in production", request(v1.EnvironmentProduction, "production", rule(v1.DirectionEgress, "0.0.0.0/0")), false},
+		{"narrow ingress in production", request(v1.EnvironmentProduction, "production", rule(v1.DirectionIngress, "203.0.113.0/24")), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := checkGuardrails(tc.req)
+			if (ref != nil) != tc.refused {
+				t.Fatalf("refusal = %+v, want refused %t", ref, tc.refused)
+			}
+			if ref != nil && ref.Reason != v1.ReasonGuardrail {
+				t.Fatalf("reason %s, want %s", ref.Reason, v1.ReasonGuardrail)
+			}
+		})
+	}
+}
