@@ -27,7 +27,10 @@ import (
 // repeated is a flag that may be given several times.
 type repeated []string
 
-func (r *repeated) String() string     { return strings.Join(*r, ",") }
+// String implements flag.Value.
+func (r *repeated) String() string { return strings.Join(*r, ",") }
+
+// Set implements flag.Value: each use of the flag adds one value.
 func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 
 // auditorOptions are the auditor role's flags.

@@ -47,6 +47,7 @@ type severity struct {
 	set bool
 }
 
+// UnmarshalJSON accepts a GuardDuty severity as a JSON number or a numeric string.
 func (s *severity) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
