@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
@@ -127,6 +130,53 @@ func TestE2E(t *testing.T) {
 		}
 		if target, _ := s.RouteTarget(ctx, s.Estate.ProdRouteTable, "10.60.0.0/16"); target != "" {
 			t.Fatalf("route applied with one outside approval: %s", target)
+		}
+	})
+
+	t.Run("stale plan is re-planned, re-judged and applied", func(t *testing.T) {
+		// Hold execution with a freeze, change AWS under the approved plan, lift
+		// the freeze: the executor must refuse the stale plan, the planner re-plan,
+		// the auditor approve the new plan, and only then the change be applied.
+		fz, err := s.FreezeFor(ctx, "stale-freeze", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := stack.NewRequest("block-stale", v1.EnvironmentDevelopment, "Block 192.0.2.0/24 from the development subnets")
+		if err := s.Submit(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		held, err := s.Wait(ctx, req.Name, 60*time.Second, "held by the freeze", func(q *v1.NetworkChangeRequest) bool {
+			c := meta.FindStatusCondition(q.Status.Conditions, v1.ConditionReady)
+			return c != nil && c.Reason == v1.ReasonFrozen
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstDigest := held.Status.Plan.Digest
+		// Someone changes the development NACL out of band.
+		if _, err := ec2.NewFromConfig(s.AWS).CreateNetworkAclEntry(ctx, &ec2.CreateNetworkAclEntryInput{
+			NetworkAclId: aws.String(s.Estate.DevNACL), RuleNumber: aws.Int32(42), Protocol: aws.String("6"),
+			RuleAction: ec2types.RuleActionAllow, Egress: aws.Bool(false), CidrBlock: aws.String("198.18.0.0/15"),
+			PortRange: &ec2types.PortRange{From: aws.Int32(8443), To: aws.Int32(8443)},
+		}); err != nil {
+			t.Fatalf("change AWS out of band: %v", err)
+		}
+		if err := s.Control.Client.Delete(ctx, fz); err != nil {
+			t.Fatal(err)
+		}
+		final, err := s.WaitPhase(ctx, req.Name, 90*time.Second, v1.PhaseSucceeded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if final.Status.Plan.Digest == firstDigest || final.Status.Plan.Trigger != "stale" {
+			t.Errorf("plan digest %s (was %s), trigger %q: want a new plan made because the old one was stale",
+				final.Status.Plan.Digest, firstDigest, final.Status.Plan.Trigger)
+		}
+		if final.Status.Verdict == nil || final.Status.Verdict.Statement.PlanDigest != final.Status.Plan.Digest {
+			t.Errorf("the verdict does not cover the new plan")
+		}
+		if hits, err := s.NACLDenies(ctx, s.Estate.DevNACL, "192.0.2.0/24"); err != nil || len(hits) != 1 {
+			t.Errorf("want exactly one deny entry for 192.0.2.0/24, got %d (err %v)", len(hits), err)
 		}
 	})
 
