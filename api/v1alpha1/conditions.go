@@ -89,6 +89,11 @@ const (
 	AnnotationReplan = "netchange.io/replan"
 	// AnnotationPlannedFor records the replan token the current plan answers.
 	AnnotationPlannedFor = "netchange.io/planned-for"
+	// AnnotationConsumedNonces lists (comma-separated) the verdict nonces whose
+	// executions the executor started on this request. It is written in the
+	// request's metadata, which the planner's and the auditor's identities cannot
+	// change, so resetting status.execution cannot make a verdict usable again.
+	AnnotationConsumedNonces = "netchange.io/consumed-nonces"
 	// TagProtected marks AWS resources that netchange never changes automatically.
 	TagProtected = "netchange.io/protected"
 	// TagRequestUID is put on AWS resources netchange creates, with the request uid.

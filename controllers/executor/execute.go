@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,6 +113,10 @@ func (s *scope) start(ctx context.Context) (reconcile.Result, error) {
 func (s *scope) checkNonce(ctx context.Context, nonce string) (*refusal, error) {
 	replay := &refusal{Reason: v1.ReasonVerdictInvalid, VerdictReason: "NonceReused",
 		Message: "NonceReused: this verdict's nonce was already consumed by an execution; a verdict authorises one execution only — ask the auditor for a new verdict"}
+	// The durable ledger on the request's own metadata survives a reset of its status.
+	if slices.Contains(consumedNonces(s.ncr), nonce) {
+		return replay, nil
+	}
 	s.r.mu.Lock()
 	owner, seen := s.r.nonces[nonce]
 	s.r.mu.Unlock()
@@ -131,6 +136,42 @@ func (s *scope) checkNonce(ctx context.Context, nonce string) (*refusal, error) 
 		}
 	}
 	return nil, nil
+}
+
+// maxConsumedNonces bounds the ledger annotation; older nonces belong to verdicts
+// long expired, which verdict.Check refuses anyway.
+const maxConsumedNonces = 32
+
+// consumedNonces returns the request's ledger of consumed verdict nonces.
+func consumedNonces(n *v1.NetworkChangeRequest) []string {
+	v := n.Annotations[v1.AnnotationConsumedNonces]
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// recordNonce adds the execution's verdict nonce to the request's ledger
+// annotation before any mutating call of that execution. Only the executor writes
+// it; a merge patch of the annotation alone does not touch the status.
+func (s *scope) recordNonce(ctx context.Context) error {
+	exe := s.ncr.Status.Execution
+	if exe == nil || exe.VerdictNonce == "" || slices.Contains(consumedNonces(s.ncr), exe.VerdictNonce) {
+		return nil
+	}
+	ledger := append(consumedNonces(s.ncr), exe.VerdictNonce)
+	if len(ledger) > maxConsumedNonces {
+		ledger = ledger[len(ledger)-maxConsumedNonces:]
+	}
+	orig := s.ncr.DeepCopy()
+	if s.ncr.Annotations == nil {
+		s.ncr.Annotations = map[string]string{}
+	}
+	s.ncr.Annotations[v1.AnnotationConsumedNonces] = strings.Join(ledger, ",")
+	if err := s.r.Client.Patch(ctx, s.ncr, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
+		return fmt.Errorf("record verdict nonce on %s/%s: %w", s.ncr.Namespace, s.ncr.Name, err)
+	}
+	return nil
 }
 
 // checkFreeze reads the freezes fresh from the API server, so a freeze created a
@@ -267,6 +308,9 @@ func (s *scope) run(ctx context.Context) (reconcile.Result, error) {
 			return reconcile.Result{}, err
 		}
 		return s.beginRollback(ctx, rollbackFailed, ref.Message)
+	}
+	if err := s.recordNonce(ctx); err != nil {
+		return reconcile.Result{}, err
 	}
 	if exe.RollbackReason != "" {
 		return s.rollback(ctx)

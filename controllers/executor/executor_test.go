@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
 	"github.com/netchange-io/netchange/internal/audit"
@@ -25,6 +26,7 @@ func TestReconciler_Reconcile(t *testing.T) {
 	h.start(t)
 	t.Run("refusals make no mutating AWS call", func(t *testing.T) { testRefusals(t, h) })
 	t.Run("three actions applied and verified once", func(t *testing.T) { testSuccess(t, h) })
+	t.Run("a status reset cannot replay a consumed verdict", func(t *testing.T) { testStatusResetReplay(t, h) })
 	t.Run("throttling is retried and the change made once", func(t *testing.T) { testThrottled(t, h) })
 	t.Run("permanent error rolls back the first action", func(t *testing.T) { testPermanentRollsBack(t, h) })
 	t.Run("crash between call and journal write", func(t *testing.T) { testCrashSafety(t, h) })
@@ -173,6 +175,52 @@ func testSuccess(t *testing.T, h *harness) {
 		if c := h.audit.count(n.UID, typ); c != 3 {
 			t.Errorf("%d %s audit records, want 3", c, typ)
 		}
+	}
+}
+
+// testStatusResetReplay: anyone who can write the status subresource (the planner's
+// and the auditor's identities can) clears status.execution of a time-boxed request
+// after its revert, while its verdict is still valid. The executor must refuse the
+// verdict as a replay (NonceReused) from the ledger on the request's metadata,
+// before it looks at AWS at all, and make no call.
+func testStatusResetReplay(t *testing.T, h *harness) {
+	h.seed(t)
+	n := h.request(t, "replay-reset", "three", h.threeActions(), requestOpts{revertAfter: 2 * time.Second})
+	got := h.wait(t, n, "Reverted", phase(v1.PhaseReverted))
+	if !strings.Contains(got.Annotations[v1.AnnotationConsumedNonces], got.Status.Verdict.Statement.Nonce) {
+		t.Fatalf("consumed-nonces annotation %q lacks the verdict's nonce", got.Annotations[v1.AnnotationConsumedNonces])
+	}
+	if c := h.counts(t); c != [3]int{0, 0, 0} {
+		t.Fatalf("moto shows changes %v after the revert, want none", c)
+	}
+	total := func() (n int) {
+		for _, c := range h.proxy.Mutations() {
+			n += c
+		}
+		return n
+	}
+	before := total()
+	orig := got.DeepCopy()
+	got.Status.Execution = nil
+	got.Status.Phase = v1.PhaseApproved
+	for _, ct := range []string{v1.ConditionApplied, v1.ConditionVerified, v1.ConditionReady, v1.ConditionRolledBack} {
+		meta.RemoveStatusCondition(&got.Status.Conditions, ct)
+	}
+	if err := h.cluster.Client.Status().Patch(t.Context(), got, client.MergeFrom(orig)); err != nil {
+		t.Fatalf("reset status: %v", err)
+	}
+	refused := h.wait(t, n, "refused as a replay", func(n *v1.NetworkChangeRequest) bool {
+		c := meta.FindStatusCondition(n.Status.Conditions, v1.ConditionReady)
+		return c != nil && c.Reason == v1.ReasonVerdictInvalid && strings.Contains(c.Message, "NonceReused")
+	})
+	if refused.Status.Execution != nil && refused.Status.Execution.StartedAt != nil {
+		t.Errorf("a new execution started: %s", journal(refused))
+	}
+	if after := total(); after != before {
+		t.Errorf("%d mutating AWS calls after the status reset, want 0 (%s)", after-before, h.proxy.Summary())
+	}
+	if c := h.counts(t); c != [3]int{0, 0, 0} {
+		t.Errorf("moto shows changes %v after the status reset, want none", c)
 	}
 }
 
