@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -45,7 +47,7 @@ func planTrigger(req *v1.NetworkChangeRequest) (string, bool) {
 		return TriggerStale, true
 	}
 	busy := req.Status.Phase == v1.PhaseExecuting || req.Status.Phase == v1.PhaseSucceeded
-	if token := strings.TrimSpace(req.Annotations[v1.AnnotationReplan]); token != "" && !busy {
+	if token := replanToken(req.Annotations[v1.AnnotationReplan]); token != "" && !busy {
 		want := TriggerUserPrefix + token
 		answered := (p != nil && p.Trigger == want) || failedTrigger(planned, req.Generation) == want
 		if !answered {
@@ -59,6 +61,21 @@ func planTrigger(req *v1.NetworkChangeRequest) (string, bool) {
 		return "", false
 	}
 	return TriggerInitial, true
+}
+
+var reSimpleToken = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// replanToken normalises the untrusted netchange.io/replan value into the token a
+// plan's trigger records: a short token of safe characters as it is, anything else
+// (long, or with other characters) as "sha256-" and 16 hex digits of its hash, so
+// a trigger always fits status.plan.trigger and the failure message parses back.
+func replanToken(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || reSimpleToken.MatchString(raw) {
+		return raw
+	}
+	sum := sha256.Sum256([]byte(raw))
+	return "sha256-" + hex.EncodeToString(sum[:8])
 }
 
 // isStale reports whether the executor asked for a new plan for the current plan.
@@ -89,11 +106,7 @@ func failedTrigger(c *metav1.Condition, gen int64) string {
 // the trigger so a later reconcile knows which replan token already failed.
 func failureMessage(err error, trigger string) string {
 	suffix := fmt.Sprintf(" (trigger %s)", trigger)
-	msg := "planning failed: " + err.Error()
-	if len(msg)+len(suffix) > maxMessage {
-		msg = msg[:maxMessage-len(suffix)-3] + "..."
-	}
-	return msg + suffix
+	return truncate("planning failed: "+err.Error(), maxMessage-len(suffix)) + suffix
 }
 
 // setPlanned sets the Planned condition for req's generation.

@@ -73,6 +73,8 @@ func TestPlanTrigger(t *testing.T) {
 		{"failed replan token not retried", mkReq(failed("user:again"), withReplan("again"), withPhase(v1.PhaseFailed)), ""},
 		{"blank replan token", mkReq(withPlan(TriggerInitial), withReplan("  ")), ""},
 		{"replan after a veto", mkReq(withPlan(TriggerInitial), withReplan("v2"), withPhase(v1.PhaseVetoed)), "user:v2"},
+		{"long replan token is hashed", mkReq(withPlan(TriggerInitial), withReplan(strings.Repeat("y", 3000))), "user:" + replanToken(strings.Repeat("y", 3000))},
+		{"failed odd replan token not retried", mkReq(failed("user:"+replanToken("(x)")), withReplan("(x)"), withPhase(v1.PhaseFailed)), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,12 +86,26 @@ func TestPlanTrigger(t *testing.T) {
 	}
 }
 
+func TestReplanToken(t *testing.T) {
+	for _, raw := range []string{"1", "again", "2026-11-30T12:00", " v2 "} {
+		if got := replanToken(raw); got != strings.TrimSpace(raw) {
+			t.Errorf("replanToken(%q) = %q, want it unchanged", raw, got)
+		}
+	}
+	for _, raw := range []string{strings.Repeat("z", 2000), "(x)", "a b", "ünïcode"} {
+		got := replanToken(raw)
+		if !strings.HasPrefix(got, "sha256-") || len(TriggerUserPrefix+got) > 128 || got != replanToken(raw) {
+			t.Errorf("replanToken(%q) = %q, want a stable sha256- token that fits a trigger", raw, got)
+		}
+	}
+}
+
 func TestFailureMessage(t *testing.T) {
 	long := errors.New(strings.Repeat("x", 5000))
 	for _, tc := range []struct {
 		err     error
 		trigger string
-	}{{errors.New("no rule matches"), TriggerInitial}, {long, "user:abc"}} {
+	}{{errors.New("no rule matches"), TriggerInitial}, {long, "user:abc"}, {long, "user:" + replanToken(strings.Repeat("q", 2500))}} {
 		msg := failureMessage(tc.err, tc.trigger)
 		if len(msg) > maxMessage {
 			t.Errorf("message is %d bytes", len(msg))

@@ -202,7 +202,7 @@ func (r *Reconciler) plan(ctx context.Context, s *scope) error {
 	case errors.As(err, &term):
 		return r.failed(ctx, s, err)
 	case err != nil:
-		msg := fmt.Sprintf("the %s planner is unavailable, retrying with backoff: %v", name, err)
+		msg := truncate(fmt.Sprintf("the %s planner is unavailable, retrying with backoff: %v", name, err), maxMessage)
 		setPlanned(req, metav1.ConditionFalse, v1.ReasonPlannerUnavailable, msg)
 		setPhase(req, v1.PhasePlanning, msg)
 		r.Recorder.Event(req, corev1.EventTypeWarning, v1.ReasonPlannerUnavailable, truncate(msg, 1024))
@@ -355,5 +355,8 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	if n <= 3 {
+		return s[:max(n, 0)]
+	}
+	return strings.ToValidUTF8(s[:n-3], "") + "..."
 }
