@@ -62,6 +62,9 @@ const (
 	ReasonRateLimited = "RateLimited"
 	// ReasonStalePlan means AWS no longer matches the plan's snapshot; a new plan is needed.
 	ReasonStalePlan = "StalePlan"
+	// ReasonAWSUnavailable means describing AWS before acting failed (access denied,
+	// throttling, network); nothing was changed and the executor retries later.
+	ReasonAWSUnavailable = "AWSUnavailable"
 	// ReasonAuditUnavailable means the audit sink refused a write; nothing is executed.
 	ReasonAuditUnavailable = "AuditUnavailable"
 	// ReasonApplying means actions are being applied.

@@ -152,14 +152,18 @@ func checkGuardrails(ncr *v1.NetworkChangeRequest) *refusal {
 }
 
 // checkStale compares a fresh snapshot with the plan's, per resource ID.
+//
+// Whole entries are compared, not only State: the auditor's guardrails trust each
+// entry's Environment and Protected, so an entry whose flags differ from what AWS
+// says now (tags changed, or the plan's record altered) is stale as well.
 func checkStale(planned, fresh []v1.ResourceSnapshot) *refusal {
-	want := map[string]string{}
+	want := map[string]v1.ResourceSnapshot{}
 	for _, s := range planned {
-		want[s.ID] = s.State
+		want[s.ID] = s
 	}
-	got := map[string]string{}
+	got := map[string]v1.ResourceSnapshot{}
 	for _, s := range fresh {
-		got[s.ID] = s.State
+		got[s.ID] = s
 	}
 	var changed []string
 	for id, st := range want {
@@ -177,7 +181,7 @@ func checkStale(planned, fresh []v1.ResourceSnapshot) *refusal {
 	}
 	slices.Sort(changed)
 	return &refusal{Reason: v1.ReasonStalePlan,
-		Message: "AWS changed since the plan was made (" + strings.Join(changed, ", ") + "); the planner makes a new plan, which needs a new verdict"}
+		Message: "AWS changed since the plan was made, or the plan's record of it does not match AWS (" + strings.Join(changed, ", ") + "); the planner makes a new plan, which needs a new verdict"}
 }
 
 // condition builds a condition of ncr's current generation.

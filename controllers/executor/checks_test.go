@@ -49,16 +49,18 @@ func TestCheckFreeze(t *testing.T) {
 }
 
 func TestCheckStale(t *testing.T) {
-	planned := []v1.ResourceSnapshot{{ID: "sg-1", State: "a"}, {ID: "acl-1", State: "b"}}
+	planned := []v1.ResourceSnapshot{{ID: "sg-1", State: "a", Environment: "production", Protected: true}, {ID: "acl-1", State: "b"}}
 	cases := []struct {
 		name  string
 		fresh []v1.ResourceSnapshot
 		stale bool
 	}{
-		{name: "same", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a"}}},
-		{name: "changed state", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a2"}}, stale: true},
-		{name: "missing object", fresh: []v1.ResourceSnapshot{{ID: "sg-1", State: "a"}}, stale: true},
-		{name: "extra object", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a"}, {ID: "pl-1", State: "c"}}, stale: true},
+		{name: "same", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a", Environment: "production", Protected: true}}},
+		{name: "changed state", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a2", Environment: "production", Protected: true}}, stale: true},
+		{name: "missing object", fresh: []v1.ResourceSnapshot{{ID: "sg-1", State: "a", Environment: "production", Protected: true}}, stale: true},
+		{name: "extra object", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a", Environment: "production", Protected: true}, {ID: "pl-1", State: "c"}}, stale: true},
+		{name: "protected flag differs from AWS", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a", Environment: "production"}}, stale: true},
+		{name: "environment differs from AWS", fresh: []v1.ResourceSnapshot{{ID: "acl-1", State: "b"}, {ID: "sg-1", State: "a", Environment: "development", Protected: true}}, stale: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
 	"github.com/netchange-io/netchange/internal/audit"
 	"github.com/netchange-io/netchange/internal/awsapply"
+	"github.com/netchange-io/netchange/internal/awscontext"
 	"github.com/netchange-io/netchange/internal/metrics"
 	"github.com/netchange-io/netchange/internal/ratelimit"
 	"github.com/netchange-io/netchange/internal/verdict"
@@ -64,8 +66,15 @@ func (s *scope) start(ctx context.Context) (reconcile.Result, error) {
 		return s.refuse(ctx, ref)
 	}
 	fresh, err := s.snap.Snapshot(ctx, n.Status.Plan.Actions)
-	if err != nil {
-		return s.refuse(ctx, &refusal{Reason: v1.ReasonStalePlan, Message: fmt.Sprintf("cannot describe the plan's resources (%v); the planner makes a new plan", err)})
+	switch {
+	case errors.Is(err, awscontext.ErrNotFound):
+		// A resource the plan touches is gone: AWS changed under the plan.
+		return s.refuse(ctx, &refusal{Reason: v1.ReasonStalePlan, Message: fmt.Sprintf("a resource of the plan no longer exists (%v); the planner makes a new plan", err)})
+	case err != nil:
+		// Not evidence that AWS changed (access denied, throttling, network): asking
+		// for a new plan would loop; retry later and say why.
+		return s.refuse(ctx, &refusal{Reason: v1.ReasonAWSUnavailable, RetryAfter: r.Options.RetryBase,
+			Message: fmt.Sprintf("cannot describe the plan's resources before acting (%v); nothing was changed, retrying — check the executor's AWS credentials and permissions", err)})
 	}
 	if ref := checkStale(n.Status.Plan.Snapshot, fresh); ref != nil {
 		return s.refuse(ctx, ref)
