@@ -25,6 +25,10 @@ for _ in $(seq 1 360); do
   fi
   sleep 0.5
 done
-[[ -f "$state/ready" ]] || { echo "dev-up: timed out; see $state/dev-up.log" >&2; exit 1; }
+if [[ ! -f "$state/ready" ]]; then
+  echo "dev-up: timed out; stopping what it started; see $state/dev-up.log" >&2
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  exit 1
+fi
 echo "dev-up: running (logs in $state/logs). To use it: source $state/env"
 cat "$state/env"

@@ -54,8 +54,9 @@ if [[ ! -x "$ASSETS/etcd" ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
     apt-get install -y -qq --no-install-recommends etcd-server >&2
-    # The package starts a system etcd on :2379; envtest runs its own.
-    (systemctl stop etcd 2>/dev/null || service etcd stop 2>/dev/null || pkill -x etcd 2>/dev/null || true) >&2
+    # The package may start a system etcd service on :2379; envtest runs its own,
+    # so stop that service (only it: other etcd processes on the machine are left alone).
+    (systemctl stop etcd 2>/dev/null || service etcd stop 2>/dev/null || true) >&2
     etcd_bin="$(command -v etcd)"
   fi
   ln -sf "$etcd_bin" "$ASSETS/etcd"

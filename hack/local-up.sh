@@ -19,16 +19,21 @@ go build -o .local/bin/localup ./hack/localup
 rm -f "$state/ready"
 setsid nohup .local/bin/localup --state-dir "$state" --clusters "$clusters" --assets "$assets" \
   >"$state/localup.log" 2>&1 < /dev/null &
+pid=$!
 for _ in $(seq 1 120); do
   [[ -f "$state/ready" ]] && break
-  if ! kill -0 $! 2>/dev/null; then
+  if ! kill -0 "$pid" 2>/dev/null; then
     echo "local-up: failed to start; see $state/localup.log:" >&2
     tail -20 "$state/localup.log" >&2
     exit 1
   fi
   sleep 0.5
 done
-[[ -f "$state/ready" ]] || { echo "local-up: timed out; see $state/localup.log" >&2; exit 1; }
+if [[ ! -f "$state/ready" ]]; then
+  echo "local-up: timed out; stopping what it started; see $state/localup.log" >&2
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  exit 1
+fi
 echo "local-up: running. To use it:"
 echo "  source $state/env"
 cat "$state/env"

@@ -25,9 +25,9 @@ func TestSamples_serverDryRun(t *testing.T) {
 	// The default ChangePolicy lives in the auditor's namespace.
 	testenv.CreateNamespace(t, cl.Client, "netchange-auditor", nil)
 	samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
-	out, err := kubectl(t, cl.Kubeconfig, "apply", "--dry-run=server", "-f", samples)
+	out, err := kubectl(t, cl.Kubeconfig, "apply", "--dry-run=server", "-R", "-f", samples)
 	if err != nil {
-		t.Fatalf("kubectl apply --dry-run=server -f config/samples: %v\n%s", err, out)
+		t.Fatalf("kubectl apply --dry-run=server -R -f config/samples: %v\n%s", err, out)
 	}
 	for _, want := range []string{"block-malicious-scanner", "guardduty-bitcoin-tool", "allow-https-to-payments", "incident-4711", "changepolicy.netchange.io/default"} {
 		if !strings.Contains(out, want) {
