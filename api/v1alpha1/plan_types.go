@@ -535,7 +535,8 @@ type JournalEntry struct {
 	// state is where the action is.
 	// +required
 	State JournalState `json:"state"`
-	// attempts counts the mutating calls tried for this action.
+	// attempts counts the rounds of AWS calls tried for this action: each apply call,
+	// and each observe, verify or rollback round that AWS failed in a way that may pass.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
 	// message is the last result, including any AWS error.

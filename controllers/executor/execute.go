@@ -340,7 +340,10 @@ func (s *scope) run(ctx context.Context) (reconcile.Result, error) {
 				// A call may have happened without its answer being recorded: look first.
 				ok, res, err := s.app.Observe(ctx, act)
 				if err != nil {
-					return s.retryLater(ctx, i, err)
+					if s.exhausted(i) {
+						return s.beginRollback(ctx, rollbackFailed, fmt.Sprintf("action %d (%s): AWS kept failing while checking whether it took effect: %v", i, what, err))
+					}
+					return s.retryLater(ctx, i, err, true)
 				}
 				if ok {
 					if err := s.patch(ctx, func(n *v1.NetworkChangeRequest) {
@@ -366,8 +369,8 @@ func (s *scope) run(ctx context.Context) (reconcile.Result, error) {
 				if ctx.Err() != nil {
 					return reconcile.Result{}, ctx.Err()
 				}
-				if awsapply.IsRetryable(err) {
-					return s.retryLater(ctx, i, err)
+				if awsapply.IsRetryable(err) && !s.exhausted(i) {
+					return s.retryLater(ctx, i, err, true)
 				}
 				return s.beginRollback(ctx, rollbackFailed, fmt.Sprintf("action %d (%s) did not verify: %v", i, what, err))
 			}
@@ -410,7 +413,7 @@ func (s *scope) applyOne(ctx context.Context, i int, act v1.Action, what, uid st
 	}
 	if err != nil {
 		if awsapply.IsRetryable(err) && int(s.ncr.Status.Execution.Journal[i].Attempts) < s.r.Options.MaxRounds {
-			rr, rerr := s.retryLater(ctx, i, err)
+			rr, rerr := s.retryLater(ctx, i, err, false)
 			return &rr, rerr
 		}
 		if perr := s.patch(ctx, func(n *v1.NetworkChangeRequest) {
@@ -439,20 +442,33 @@ func (s *scope) applyOne(ctx context.Context, i int, act v1.Action, what, uid st
 
 // retryLater records a retryable failure on entry i and requeues with backoff; the
 // journal keeps its state, and the next run observes before calling again.
-func (s *scope) retryLater(ctx context.Context, i int, cause error) (reconcile.Result, error) {
+//
+// count adds a round to the entry's attempts (observe, verify and rollback calls;
+// applyOne counts its own before the call), so the backoff grows and apply-side
+// retries end after MaxRounds (see exhausted).
+func (s *scope) retryLater(ctx context.Context, i int, cause error, count bool) (reconcile.Result, error) {
 	if ctx.Err() != nil {
 		return reconcile.Result{}, ctx.Err()
 	}
 	attempts := int(s.ncr.Status.Execution.Journal[i].Attempts)
+	if count {
+		attempts++
+	}
 	delay := awsapply.Backoff(s.r.Options.RetryBase, 10*time.Minute, max(attempts, 1))
 	msg := fmt.Sprintf("AWS is failing in a way that may pass (%v); retrying in %s", cause, delay)
 	if err := s.patch(ctx, func(n *v1.NetworkChangeRequest) {
+		n.Status.Execution.Journal[i].Attempts = int32(attempts)
 		n.Status.Execution.Journal[i].Message = truncate(msg, 1024)
 		s.setCondition(n, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonApplying, msg)
 	}); err != nil {
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{RequeueAfter: delay}, nil
+}
+
+// exhausted reports whether entry i used up its rounds (MaxRounds).
+func (s *scope) exhausted(i int) bool {
+	return int(s.ncr.Status.Execution.Journal[i].Attempts) >= s.r.Options.MaxRounds
 }
 
 // succeed closes a fully verified execution and schedules the revert of a time-boxed change.
@@ -537,7 +553,7 @@ func (s *scope) rollback(ctx context.Context) (reconcile.Result, error) {
 		case v1.JournalApplying:
 			ok, _, err := s.app.Observe(ctx, act)
 			if err != nil {
-				return s.retryLater(ctx, i, err)
+				return s.retryLater(ctx, i, err, true)
 			}
 			if !ok {
 				if err := s.patch(ctx, func(n *v1.NetworkChangeRequest) {
@@ -566,7 +582,9 @@ func (s *scope) rollback(ctx context.Context) (reconcile.Result, error) {
 		}
 		if err != nil {
 			if awsapply.IsRetryable(err) {
-				return s.retryLater(ctx, i, err)
+				// A rollback is never abandoned for a passing failure: it retries with
+				// a backoff that grows to 10 minutes.
+				return s.retryLater(ctx, i, err, true)
 			}
 			return s.stuck(ctx, fmt.Sprintf("rollback of action %d (%s) failed: %v; AWS is partly changed — repair it by hand", i, what, err))
 		}
