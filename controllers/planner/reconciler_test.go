@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -234,17 +237,32 @@ func assertPlanned(t *testing.T, r *v1.NetworkChangeRequest, phase v1.Phase, rea
 	}
 }
 
+// sampleInstanceID is the example instance of config/samples/ncr-guardduty-crypto.yaml.
+const sampleInstanceID = "i-0a1b2c3d4e5f67890"
+
+// sampleSpec reads the spec of a request in config/samples, with each old→new
+// replacement applied to the file first.
+func sampleSpec(t *testing.T, file string, oldNew ...string) v1.NetworkChangeRequestSpec {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer(oldNew...).Replace(string(b))
+	var req v1.NetworkChangeRequest
+	if err := yaml.UnmarshalStrict([]byte(text), &req); err != nil {
+		t.Fatalf("decode sample %s: %v", file, err)
+	}
+	return req.Spec
+}
+
 func TestReconciler(t *testing.T) {
 	e := startEnv(t)
 	est := e.est
 	ns := "default"
 
 	t.Run("block a /24 on the production NACLs", func(t *testing.T) {
-		e.create(t, ns, "block-scanner", v1.NetworkChangeRequestSpec{
-			Intent:      "Block 203.0.113.0/24 from the production subnets: malicious scanner seen in VPC flow logs",
-			Environment: v1.EnvironmentProduction, Severity: v1.SeverityHigh,
-			Targets: &v1.Targets{Region: estate.Region, CIDRs: []string{"203.0.113.0/24"}},
-		}, nil)
+		e.create(t, ns, "block-scanner", sampleSpec(t, "ncr-block-malicious-cidr.yaml"), nil)
 		r := e.waitFor(t, ns, "block-scanner", "AwaitingVerdict", phaseIs(v1.PhaseAwaitingVerdict))
 		assertPlanned(t, r, v1.PhaseAwaitingVerdict, v1.ReasonPlanReady, TriggerInitial)
 		acls := map[string]bool{}
@@ -263,11 +281,8 @@ func TestReconciler(t *testing.T) {
 	})
 
 	t.Run("GuardDuty crypto finding severity 8 isolates the instance", func(t *testing.T) {
-		e.create(t, ns, "gd-crypto", v1.NetworkChangeRequestSpec{
-			Intent:      "GuardDuty finding CryptoCurrency:EC2/BitcoinTool.B!DNS on " + est.CryptoInstance + ": isolate the instance",
-			Environment: v1.EnvironmentProduction,
-			Source:      &v1.Source{Type: v1.SourceGuardDuty, Event: est.GuardDutyFinding(est.CryptoInstance, 8)},
-		}, nil)
+		// The sample's finding names an example instance; here it is the seeded one.
+		e.create(t, ns, "gd-crypto", sampleSpec(t, "ncr-guardduty-crypto.yaml", sampleInstanceID, est.CryptoInstance), nil)
 		r := e.waitFor(t, ns, "gd-crypto", "AwaitingVerdict", phaseIs(v1.PhaseAwaitingVerdict))
 		assertPlanned(t, r, v1.PhaseAwaitingVerdict, v1.ReasonPlanReady, TriggerInitial)
 		found := false
@@ -282,11 +297,7 @@ func TestReconciler(t *testing.T) {
 	})
 
 	t.Run("allow 443 to payments in development", func(t *testing.T) {
-		e.create(t, ns, "allow-https", v1.NetworkChangeRequestSpec{
-			Intent:      "Allow TCP 443 from 10.20.0.0/16 to the payments security group",
-			Environment: v1.EnvironmentDevelopment, Severity: v1.SeverityMedium,
-			Targets: &v1.Targets{Region: estate.Region, CIDRs: []string{"10.20.0.0/16"}, Ports: []v1.PortRange{{From: 443, To: 443}}, Protocol: v1.ProtocolTCP},
-		}, nil)
+		e.create(t, ns, "allow-https", sampleSpec(t, "ncr-allow-443-nonprod.yaml"), nil)
 		r := e.waitFor(t, ns, "allow-https", "AwaitingVerdict", phaseIs(v1.PhaseAwaitingVerdict))
 		assertPlanned(t, r, v1.PhaseAwaitingVerdict, v1.ReasonPlanReady, TriggerInitial)
 		a := r.Status.Plan.Actions
