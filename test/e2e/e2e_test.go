@@ -180,15 +180,39 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
-	t.Run("metrics show the run", func(t *testing.T) {
-		body := scrape(t, s.MetricsURL["executor"])
-		for _, want := range []string{"netchange_aws_api_calls_total", `netchange_requests{phase="Succeeded"}`} {
-			if !strings.Contains(body, want) {
-				t.Errorf("executor metrics lack %s", want)
-			}
+	t.Run("metrics show the counts of the run", func(t *testing.T) {
+		var list v1.NetworkChangeRequestList
+		if err := s.Control.Client.List(ctx, &list); err != nil {
+			t.Fatal(err)
 		}
-		if !strings.Contains(scrape(t, s.MetricsURL["auditor"]), `netchange_auditor_decisions_total{decision="Veto"`) {
-			t.Errorf("auditor metrics lack the veto")
+		byPhase := map[v1.Phase]float64{}
+		for _, r := range list.Items {
+			byPhase[r.Status.Phase]++
+		}
+		// The executor's collector reports request phases every 5 s.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			body := scrape(t, s.MetricsURL["executor"])
+			mismatch := ""
+			for _, ph := range []v1.Phase{v1.PhaseSucceeded, v1.PhaseVetoed, v1.PhaseAwaitingHumanApproval, v1.PhaseNoAction} {
+				if got := metricValue(body, fmt.Sprintf(`netchange_requests{phase="%s"}`, ph)); got != byPhase[ph] {
+					mismatch += fmt.Sprintf(" %s: metric %v, requests %v;", ph, got, byPhase[ph])
+				}
+			}
+			if mismatch == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("netchange_requests does not match the requests:%s", mismatch)
+			}
+			time.Sleep(time.Second)
+		}
+		body := scrape(t, s.MetricsURL["executor"])
+		if metricValue(body, `netchange_aws_api_calls_total{operation="CreateNetworkAclEntry",result="ok"}`) < 3 {
+			t.Errorf("executor metrics count fewer than 3 CreateNetworkAclEntry calls (three blocks were applied)")
+		}
+		if got := metricValue(scrape(t, s.MetricsURL["auditor"]), `netchange_auditor_decisions_total{decision="Veto",path="ScopeCheck"}`); got != 1 {
+			t.Errorf("auditor veto count %v, want 1 (the misbehaving model's plan)", got)
 		}
 	})
 
@@ -247,6 +271,20 @@ func scrape(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// metricValue returns the value of the sample named series (name and labels as
+// exposed) in a Prometheus text exposition, or 0 when absent.
+func metricValue(body, series string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest, &v); err == nil {
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 func runManager(s *stack.Stack, args ...string) (string, error) {

@@ -5,9 +5,12 @@
 package estate
 
 import (
+	"net/http"
+
 	"context"
 	"errors"
 	"fmt"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -119,7 +122,11 @@ type instanceInfo struct {
 // MotoConfig returns an aws.Config for a moto_server at endpoint, in Region, with
 // the environment's credentials or, when none are set, moto's fake ones.
 func MotoConfig(ctx context.Context, endpoint string) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(Region), config.WithBaseEndpoint(endpoint)}
+	// moto_server closes idle keep-alive connections under load; a request sent on
+	// one fails and the SDK retries it, which for a non-idempotent call that did
+	// happen means a second, failing call. Fresh connections avoid that.
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.DisableKeepAlives = true })
+	opts := []func(*config.LoadOptions) error{config.WithRegion(Region), config.WithBaseEndpoint(endpoint), config.WithHTTPClient(httpClient)}
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")))
 	}
@@ -242,7 +249,12 @@ func (s *seeder) seedVPC(ctx context.Context, in vpcSeed) (*vpcOut, error) {
 			return nil, fmt.Errorf("subnet %s has no network ACL association", sn)
 		}
 		if _, err := s.ec2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: aws.String(assoc), NetworkAclId: aws.String(o.nacl)}); err != nil {
-			return nil, fmt.Errorf("associate %s with %s: %w", sn, o.nacl, err)
+			// The SDK retries a call whose answer was lost (a loaded moto closes
+			// connections); the retry then names an association the first call
+			// already replaced, and moto answers 500. Look before failing.
+			if ok, lerr := s.associatedWith(ctx, sn, o.nacl); lerr != nil || !ok {
+				return nil, fmt.Errorf("associate %s with %s: %w", sn, o.nacl, err)
+			}
 		}
 	}
 
@@ -275,6 +287,22 @@ func (s *seeder) seedVPC(ctx context.Context, in vpcSeed) (*vpcOut, error) {
 		}
 	}
 	return o, nil
+}
+
+// associatedWith reports whether subnet is associated with network ACL acl.
+func (s *seeder) associatedWith(ctx context.Context, subnet, acl string) (bool, error) {
+	out, err := s.ec2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: []string{acl}})
+	if err != nil {
+		return false, err
+	}
+	for _, a := range out.NetworkAcls {
+		for _, as := range a.Associations {
+			if aws.ToString(as.SubnetId) == subnet {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 func (s *seeder) securityGroup(ctx context.Context, vpc, name, env string, extraTags ...string) (string, error) {
