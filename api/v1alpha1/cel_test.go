@@ -87,6 +87,15 @@ func TestCRD_validation(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "ok"},
 			Spec:       v1.ChangeFreezeSpec{Reason: "incident", Author: "alice", Start: &now, End: &later},
 		}, ""},
+		{"freeze scope malformed region", &v1.ChangeFreeze{
+			ObjectMeta: metav1.ObjectMeta{Name: "badregion"},
+			Spec:       v1.ChangeFreezeSpec{Reason: "incident", Author: "alice", Scope: v1.FreezeScope{Regions: []string{"EU_WEST_1"}}},
+		}, "spec.scope.regions[0]"},
+		{"freeze scope ok", &v1.ChangeFreeze{
+			ObjectMeta: metav1.ObjectMeta{Name: "scoped"},
+			Spec: v1.ChangeFreezeSpec{Reason: "incident", Author: "alice",
+				Scope: v1.FreezeScope{Regions: []string{"eu-west-1"}, Environments: []v1.Environment{v1.EnvironmentProduction}}},
+		}, ""},
 		{"freeze end before start", &v1.ChangeFreeze{
 			ObjectMeta: metav1.ObjectMeta{Name: "bad"},
 			Spec:       v1.ChangeFreezeSpec{Reason: "incident", Author: "alice", Start: &later, End: &now},
@@ -127,6 +136,11 @@ func TestCRD_validation(t *testing.T) {
 		if err := c.Create(t.Context(), r); err != nil {
 			t.Fatal(err)
 		}
+		// Metadata may change: the rule guards the spec only.
+		r.Labels = map[string]string{"team": "netops"}
+		if err := c.Update(t.Context(), r); err != nil {
+			t.Fatalf("metadata-only update refused: %v", err)
+		}
 		r.Spec.Intent = "block 198.51.100.0/24 instead"
 		err := c.Update(t.Context(), r)
 		if err == nil || !strings.Contains(err.Error(), "spec is immutable: create a new NetworkChangeRequest") {
@@ -157,6 +171,27 @@ func TestCRD_validation(t *testing.T) {
 			t.Fatalf("want immutability error, got %v", err)
 		}
 	})
+	t.Run("plan actions validated on status writes", func(t *testing.T) {
+		r := validRequest("planports")
+		if err := c.Create(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		withPorts := func(from, to int32) *v1.Plan {
+			return &v1.Plan{Region: "eu-west-1", Generation: 1, Digest: "sha256:" + strings.Repeat("c", 64),
+				Provenance: v1.Provenance{Planner: "rules"},
+				Actions: []v1.Action{{Type: v1.ActionSecurityGroupRuleAuthorize, SecurityGroupRule: &v1.SecurityGroupRuleParams{
+					GroupID: "sg-0123456789abcdef0", Direction: v1.DirectionIngress, Protocol: v1.ProtocolTCP,
+					Ports: &v1.PortRange{From: from, To: to}, CIDR: "10.0.0.0/8"}}}}
+		}
+		r.Status.Plan = withPorts(444, 443)
+		if err := c.Status().Update(t.Context(), r); err == nil || !strings.Contains(err.Error(), "to must be greater than or equal to from") {
+			t.Fatalf("want the inverted port range refused, got %v", err)
+		}
+		r.Status.Plan = withPorts(443, 443)
+		if err := c.Status().Update(t.Context(), r); err != nil {
+			t.Fatalf("valid plan refused: %v", err)
+		}
+	})
 	t.Run("approval immutable", func(t *testing.T) {
 		a := &v1.ChangeApproval{
 			ObjectMeta: metav1.ObjectMeta{Name: "imm", Namespace: "default"},
@@ -165,6 +200,10 @@ func TestCRD_validation(t *testing.T) {
 		}
 		if err := c.Create(t.Context(), a); err != nil {
 			t.Fatal(err)
+		}
+		a.Labels = map[string]string{"ticket": "CHG-1"}
+		if err := c.Update(t.Context(), a); err != nil {
+			t.Fatalf("metadata-only update refused: %v", err)
 		}
 		a.Spec.Decision = v1.ApprovalReject
 		if err := c.Update(t.Context(), a); err == nil || !strings.Contains(err.Error(), "an approval is immutable") {
