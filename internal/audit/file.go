@@ -199,7 +199,7 @@ func lastRecord(f *os.File) (*Record, int64, error) {
 	if size == 0 {
 		return nil, 0, nil
 	}
-	const chunk = 64 << 10
+	const chunk = 4 << 10 // a record is typically under 1 KiB; longer ones take more reads
 	var tail []byte
 	for off := size; off > 0; {
 		n := int64(chunk)

@@ -26,7 +26,7 @@ const (
 	pl      = "pl-0123456789abcdef3"
 )
 
-func defaultPolicy(t *testing.T) *v1.ChangePolicy {
+func defaultPolicy(t testing.TB) *v1.ChangePolicy {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "changepolicy-default.yaml"))
 	if err != nil {
