@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	netchangev1alpha1 "github.com/netchange-io/netchange/api/v1alpha1"
 )
@@ -171,4 +173,19 @@ func CreateNamespace(t testing.TB, c client.Client, name string, annotations map
 	if err := c.Create(t.Context(), ns); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)
 	}
+}
+
+// RunManager starts mgr until the test ends, then stops it and fails the test if
+// it stopped with an error.
+func RunManager(t testing.TB, mgr manager.Manager) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
 }
