@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/util/retry"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -636,10 +638,8 @@ func TestAuditor_Reconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 		good := pol.DeepCopy()
-		pol.Spec.Rules = append(pol.Spec.Rules, v1.PolicyRule{Name: "broken", Match: "plan.actions.exists(a, a.type ==", Outcome: v1.OutcomeAutoApprove})
-		if err := e.auditor.Client.Update(t.Context(), pol); err != nil {
-			t.Fatal(err)
-		}
+		broken := append(slices.Clone(pol.Spec.Rules), v1.PolicyRule{Name: "broken", Match: "plan.actions.exists(a, a.type ==", Outcome: v1.OutcomeAutoApprove})
+		e.updatePolicySpec(t, key, func(spec *v1.ChangePolicySpec) { spec.Rules = broken })
 		r := e.fileRequest(t, "policy", "block-under-broken-policy", blockSpec(blockIntent), mkPlan(naclDeny(aclProd, "203.0.113.0/24")))
 		got := e.waitFor(t, r, "policy error", hasReason(v1.ReasonPolicyError))
 		if got.Status.Verdict != nil || got.Status.Phase == v1.PhaseApproved || !strings.Contains(meta.FindStatusCondition(got.Status.Conditions, v1.ConditionApproved).Message, `rule "broken"`) {
@@ -660,13 +660,27 @@ func TestAuditor_Reconcile(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		// Fixing the policy brings the request back.
-		pol.Spec = good.Spec
-		if err := e.auditor.Client.Update(t.Context(), pol); err != nil {
-			t.Fatal(err)
-		}
+		e.updatePolicySpec(t, key, func(spec *v1.ChangePolicySpec) { *spec = good.Spec })
 		got = e.waitFor(t, r, "approval under the fixed policy", hasReason(v1.ReasonAutoApproved))
 		e.checkSigned(t, got)
 	})
+}
+
+// updatePolicySpec changes a ChangePolicy's spec, retrying on conflicts with the
+// auditor's own status writes to the same object.
+func (e *env) updatePolicySpec(t *testing.T, key types.NamespacedName, change func(*v1.ChangePolicySpec)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pol := &v1.ChangePolicy{}
+		if err := e.auditor.Client.Get(t.Context(), key, pol); err != nil {
+			return err
+		}
+		change(&pol.Spec)
+		return e.auditor.Client.Update(t.Context(), pol)
+	})
+	if err != nil {
+		t.Fatalf("update policy %s: %v", key, err)
+	}
 }
 
 // waitAdmission waits until both admission policies refuse a forged identity
