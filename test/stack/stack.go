@@ -275,10 +275,11 @@ func (s *Stack) startRoles(ctx context.Context) error {
 	return s.startRole(ctx, "executor", executorArgs, awsEnv)
 }
 
-// baseEnv is the environment of a role process: PATH and HOME only, plus extra.
-// Nothing else leaks from the caller (no AWS credentials, no KUBECONFIG).
-func baseEnv(extra []string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+// baseEnv is the environment of a role process: PATH and an empty HOME of its
+// own, plus extra. Nothing leaks from the caller: no AWS credentials, no
+// ~/.aws files, no KUBECONFIG.
+func baseEnv(home string, extra []string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
 	return append(env, extra...)
 }
 
@@ -299,8 +300,12 @@ func (s *Stack) startRole(ctx context.Context, role string, args, env []string) 
 	if err != nil {
 		return err
 	}
+	home := filepath.Join(s.Dir, "home", role)
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
 	cmd := exec.Command(s.Bin, args...)
-	cmd.Env = baseEnv(env)
+	cmd.Env = baseEnv(home, env)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
