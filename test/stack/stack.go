@@ -296,12 +296,12 @@ func (s *Stack) startRole(ctx context.Context, role string, args, env []string) 
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort))
 	logPath := filepath.Join(s.Dir, "logs", role+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return err
-	}
 	home := filepath.Join(s.Dir, "home", role)
 	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
 		return err
 	}
 	cmd := exec.Command(s.Bin, args...)
