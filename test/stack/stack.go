@@ -52,6 +52,10 @@ type Options struct {
 	// LLM enables the llm planner in the planner process (for requests annotated
 	// netchange.io/planner=llm), served by an in-process scripted wire-format server.
 	LLM bool
+	// AuditDSN, when set, makes every role write the audit trail to this PostgreSQL
+	// database (one shared trail, whose control streams the auditor checkpoints too)
+	// instead of per-cluster file sinks under Dir/audit.
+	AuditDSN string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -247,8 +251,8 @@ func (s *Stack) startRoles(ctx context.Context) error {
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
 	plannerArgs := []string{"--role=planner", "--kubeconfig=" + planner.Kubeconfig,
-		"--planner=rules", "--aws-region=" + s.Estate.Region, "--aws-endpoint-url=" + s.Moto.Endpoint,
-		"--audit-dir=" + filepath.Join(s.Dir, "audit/control")}
+		"--planner=rules", "--aws-region=" + s.Estate.Region, "--aws-endpoint-url=" + s.Moto.Endpoint}
+	plannerArgs = append(plannerArgs, s.auditArgs("control")...)
 	plannerEnv := awsEnv
 	if s.LLM != nil {
 		plannerArgs = append(plannerArgs, "--llm-provider=openai", "--llm-model=scripted-demo-model",
@@ -261,8 +265,8 @@ func (s *Stack) startRoles(ctx context.Context) error {
 	auditorArgs := []string{"--role=auditor", "--kubeconfig=" + auditor.Kubeconfig,
 		"--control-cluster=" + ControlClusterName + "=" + auditorControl.Kubeconfig,
 		"--signing-key=" + filepath.Join(s.Dir, "keys", "ed25519.key"),
-		"--policy=" + AuditorNamespace + "/" + PolicyName,
-		"--audit-dir=" + filepath.Join(s.Dir, "audit/auditor"), "--checkpoint-interval=5s"}
+		"--policy=" + AuditorNamespace + "/" + PolicyName, "--checkpoint-interval=5s"}
+	auditorArgs = append(auditorArgs, s.auditArgs("auditor")...)
 	// The auditor gets no AWS credentials at all.
 	if err := s.startRole(ctx, "auditor", auditorArgs, nil); err != nil {
 		return err
@@ -270,9 +274,17 @@ func (s *Stack) startRoles(ctx context.Context) error {
 	executorArgs := []string{"--role=executor", "--kubeconfig=" + executor.Kubeconfig,
 		"--cluster-name=" + ControlClusterName,
 		"--aws-region=" + s.Estate.Region, "--aws-endpoint-url=" + s.Moto.Endpoint,
-		"--verdict-public-keys=" + s.PublicKey,
-		"--audit-dir=" + filepath.Join(s.Dir, "audit/control")}
+		"--verdict-public-keys=" + s.PublicKey}
+	executorArgs = append(executorArgs, s.auditArgs("control")...)
 	return s.startRole(ctx, "executor", executorArgs, awsEnv)
+}
+
+// auditArgs are the audit sink flags of a role whose file sink lives in Dir/audit/<side>.
+func (s *Stack) auditArgs(side string) []string {
+	if s.opts.AuditDSN != "" {
+		return []string{"--audit-postgres-dsn=" + s.opts.AuditDSN}
+	}
+	return []string{"--audit-dir=" + filepath.Join(s.Dir, "audit", side)}
 }
 
 // baseEnv is the environment of a role process: PATH and an empty HOME of its
