@@ -49,11 +49,13 @@ func logf(format string, args ...any) {
 	fmt.Printf("  · "+format+"\n", args...)
 }
 
-func up(ctx context.Context, dir, assets string) (*stack.Stack, error) {
+// up starts the stack; withLLM also serves the scripted model the misbehaving-model
+// scenario needs (dev-up leaves it out: the rules planner handles everything).
+func up(ctx context.Context, dir, assets string, withLLM bool) (*stack.Stack, error) {
 	if assets == "" {
 		return nil, fmt.Errorf("no envtest assets: pass --assets \"$(hack/envtest-assets.sh)\"")
 	}
-	return stack.Up(ctx, stack.Options{Dir: dir, Assets: assets, LLM: true, Logf: logf})
+	return stack.Up(ctx, stack.Options{Dir: dir, Assets: assets, LLM: withLLM, Logf: logf})
 }
 
 func runDemo(ctx context.Context, dir, assets string) error {
@@ -67,7 +69,7 @@ func runDemo(ctx context.Context, dir, assets string) error {
 		dir = d
 	}
 	fmt.Println("netchange demo: local control planes, moto as AWS, the rules planner (no LLM key needed)")
-	s, err := up(ctx, dir, assets)
+	s, err := up(ctx, dir, assets, true)
 	if err != nil {
 		return err
 	}
@@ -171,7 +173,7 @@ func runDevUp(ctx context.Context, dir, assets string) error {
 		return err
 	}
 	_ = os.Remove(filepath.Join(dir, "ready"))
-	s, err := up(ctx, dir, assets)
+	s, err := up(ctx, dir, assets, false)
 	if err != nil {
 		return err
 	}
