@@ -219,10 +219,15 @@ func (s *Stack) installAuditor(ctx context.Context) error {
 		return err
 	}
 	keys := filepath.Join(s.Dir, "keys")
+	s.PublicKey = filepath.Join(keys, "ed25519.pub")
+	if _, err := os.Stat(s.PublicKey); err == nil {
+		// A state directory used before (make dev-up again): keep its key, so the
+		// signed checkpoints already in its audit trail still verify.
+		return nil
+	}
 	if out, err := exec.CommandContext(ctx, s.Bin, "keygen", "--out-dir", keys).CombinedOutput(); err != nil {
 		return fmt.Errorf("manager keygen: %w\n%s", err, out)
 	}
-	s.PublicKey = filepath.Join(keys, "ed25519.pub")
 	return nil
 }
 
