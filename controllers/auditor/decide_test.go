@@ -136,32 +136,3 @@ func TestCountApprovals(t *testing.T) {
 		})
 	}
 }
-
-func TestRequesterOf(t *testing.T) {
-	mk := func(ann, status string) *v1.NetworkChangeRequest {
-		r := &v1.NetworkChangeRequest{}
-		if ann != "" {
-			r.Annotations = map[string]string{v1.AnnotationRequester: ann}
-		}
-		r.Status.Requester = status
-		return r
-	}
-	cases := []struct {
-		name string
-		req  *v1.NetworkChangeRequest
-		want string
-	}{
-		{"annotation and status agree", mk("alice", "alice"), "alice"},
-		{"status not copied yet", mk("alice", ""), "alice"},
-		{"status rewritten by a status writer", mk("alice", "mallory"), ""},
-		{"no annotation", mk("", "alice"), ""},
-		{"neither", mk("", ""), ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := requesterOf(tc.req); got != tc.want {
-				t.Fatalf("requesterOf = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}

@@ -369,7 +369,7 @@ func (r *Reconciler) newVerdict(s *scope, round int, version string, j judgement
 				Cluster: r.ClusterName, Namespace: s.req.Namespace, Name: s.req.Name,
 				UID: string(s.req.UID), Generation: s.req.Generation,
 			},
-			Requester:         requesterOf(s.req),
+			Requester:         policy.Requester(s.req),
 			PlanDigest:        s.plan.Digest,
 			Decision:          j.Decision,
 			ApprovalPath:      j.Path,
@@ -532,19 +532,6 @@ func (r *Reconciler) deliver(ctx context.Context, s *scope, cv *v1.ChangeVerdict
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	return ctrl.Result{}, nil
-}
-
-// requesterOf returns the request's authenticated requester: the
-// netchange.io/requester annotation, which an admission policy ties to the user
-// that created the request and keeps unchanged. status.requester is a copy any
-// status writer could alter, so when the two disagree the requester is unknown
-// (""), and no human approval counts (fail closed).
-func requesterOf(req *v1.NetworkChangeRequest) string {
-	ann := req.Annotations[v1.AnnotationRequester]
-	if req.Status.Requester != "" && req.Status.Requester != ann {
-		return ""
-	}
-	return ann
 }
 
 // patchRequest writes the auditor's status fields with an optimistic lock; a

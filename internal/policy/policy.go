@@ -313,6 +313,19 @@ func evalBool(prg cel.Program, vars map[string]any) (bool, error) {
 	return b, nil
 }
 
+// Requester returns the request's authenticated requester: the
+// netchange.io/requester annotation, which an admission policy ties to the user
+// that created the request and keeps unchanged. status.requester is a copy any
+// status writer could alter, so when the two disagree the requester is unknown
+// (""): no human approval counts and no policy rule can match on it (fail closed).
+func Requester(req *v1.NetworkChangeRequest) string {
+	ann := req.Annotations[v1.AnnotationRequester]
+	if req.Status.Requester != "" && req.Status.Requester != ann {
+		return ""
+	}
+	return ann
+}
+
 // builtins applies the guardrails nobody can configure away.
 func builtins(in Input, r *result) {
 	p, req := in.Plan, in.Request
@@ -456,7 +469,7 @@ func activation(in Input) (map[string]any, error) {
 	request := map[string]any{
 		"name": req.Name, "namespace": req.Namespace, "intent": req.Spec.Intent,
 		"environment": string(req.Spec.Environment), "severity": severity, "source": source,
-		"requester": req.Status.Requester, "targets": targets,
+		"requester": Requester(req), "targets": targets,
 	}
 	actions := make([]any, 0, len(p.Actions))
 	typeSet := map[string]bool{}

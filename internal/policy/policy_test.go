@@ -45,6 +45,7 @@ func request(env v1.Environment, sev v1.Severity) *v1.NetworkChangeRequest {
 	r.Spec.Intent = "change"
 	r.Spec.Environment = env
 	r.Spec.Severity = sev
+	r.Annotations = map[string]string{v1.AnnotationRequester: "alice"}
 	r.Status.Requester = "alice"
 	return r
 }
@@ -312,5 +313,34 @@ func TestPolicy_Version(t *testing.T) {
 	b.Spec.Rules[0].Match += " && true"
 	if Version(a) == Version(b) {
 		t.Fatal("a rule change did not change the version")
+	}
+}
+
+func TestRequester(t *testing.T) {
+	mk := func(ann, status string) *v1.NetworkChangeRequest {
+		r := &v1.NetworkChangeRequest{}
+		if ann != "" {
+			r.Annotations = map[string]string{v1.AnnotationRequester: ann}
+		}
+		r.Status.Requester = status
+		return r
+	}
+	cases := []struct {
+		name string
+		req  *v1.NetworkChangeRequest
+		want string
+	}{
+		{"annotation and status agree", mk("alice", "alice"), "alice"},
+		{"status not copied yet", mk("alice", ""), "alice"},
+		{"status rewritten by a status writer", mk("alice", "mallory"), ""},
+		{"no annotation", mk("", "alice"), ""},
+		{"neither", mk("", ""), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Requester(tc.req); got != tc.want {
+				t.Fatalf("Requester = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
