@@ -1,8 +1,10 @@
 package executor
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +35,7 @@ func TestReconciler_Reconcile(t *testing.T) {
 	t.Run("revertAfter undoes the change", func(t *testing.T) { testRevertAfter(t, h) })
 	t.Run("deletionPolicy Rollback undoes the change on delete", func(t *testing.T) { testDeleteRollsBack(t, h) })
 	t.Run("freeze holds the request until lifted", func(t *testing.T) { testFreeze(t, h) })
+	t.Run("freeze declared mid-execution holds the next call", func(t *testing.T) { testFreezeMidExecution(t, h) })
 	t.Run("failing audit sink blocks every call", func(t *testing.T) { testAuditDown(t, h) })
 }
 
@@ -382,6 +385,43 @@ func testFreeze(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	h.wait(t, n, "Succeeded after the freeze was lifted", phase(v1.PhaseSucceeded))
+}
+
+// testFreezeMidExecution declares a freeze right after the first of three actions
+// was applied: the second call must wait (no rollback, no further call) until the
+// freeze is lifted, then the execution completes with each change made once.
+func testFreezeMidExecution(t *testing.T, h *harness) {
+	h.seed(t)
+	f := &v1.ChangeFreeze{ObjectMeta: metav1.ObjectMeta{Name: "mid-execution"},
+		Spec: v1.ChangeFreezeSpec{Reason: "declared during a change", Author: "oncall", Scope: v1.FreezeScope{Namespaces: []string{"midfreeze"}}}}
+	var once sync.Once
+	created := make(chan error, 1)
+	h.audit.setAfter(func(ev audit.Event) {
+		if ev.Type != audit.EventActionApplied || ev.Request.Namespace != "midfreeze" {
+			return
+		}
+		once.Do(func() { created <- h.cluster.Client.Create(context.Background(), f) })
+	})
+	defer h.audit.setAfter(nil)
+	n := h.request(t, "midfreeze", "three", h.threeActions(), requestOpts{})
+	got := h.wait(t, n, "Frozen mid-execution", ready(v1.ReasonFrozen))
+	if err := <-created; err != nil {
+		t.Fatalf("declare the freeze: %v", err)
+	}
+	if got.Status.Phase != v1.PhaseExecuting || got.Status.Execution == nil ||
+		got.Status.Execution.Journal[0].State == v1.JournalPending || got.Status.Execution.Journal[1].State != v1.JournalPending {
+		t.Fatalf("want the execution paused after the first action, got phase %s, %s", got.Status.Phase, journal(got))
+	}
+	if c := h.counts(t); c != [3]int{1, 0, 0} {
+		t.Fatalf("moto shows changes %v while frozen, want only the first", c)
+	}
+	if err := h.cluster.Client.Delete(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t, n, "Succeeded after the freeze was lifted", phase(v1.PhaseSucceeded))
+	if c := h.counts(t); c != [3]int{1, 1, 1} {
+		t.Errorf("moto shows changes %v, want each exactly once", c)
+	}
 }
 
 func testAuditDown(t *testing.T, h *harness) {

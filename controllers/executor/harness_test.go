@@ -39,17 +39,27 @@ type memAudit struct {
 	mu     sync.Mutex
 	events []audit.Event
 	fail   bool
+	// after, when set, runs after each recorded event (outside the lock).
+	after func(audit.Event)
 }
 
 func (m *memAudit) Append(_ context.Context, ev audit.Event) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.fail {
+		m.mu.Unlock()
 		return errors.New("audit sink is down (injected)")
 	}
 	m.events = append(m.events, ev)
+	after := m.after
+	m.mu.Unlock()
+	if after != nil {
+		after(ev)
+	}
 	return nil
 }
+
+// setAfter installs (or, with nil, removes) the hook run after each recorded event.
+func (m *memAudit) setAfter(f func(audit.Event)) { m.mu.Lock(); m.after = f; m.mu.Unlock() }
 
 func (m *memAudit) setFail(v bool) { m.mu.Lock(); m.fail = v; m.mu.Unlock() }
 
