@@ -67,7 +67,8 @@ func newPlanner(ctx context.Context, cfg Config, obs observer, region string) (*
 	if !json.Valid(schema) || !json.Valid(strict) {
 		return nil, fmt.Errorf("llm planner: the plan schema is not valid JSON")
 	}
-	toolCall := cfg.Provider == ProviderOpenAI || cfg.Provider == ProviderAnthropic
+	toolCall := cfg.Provider == ProviderOpenAI || cfg.Provider == ProviderAnthropic ||
+		(cfg.Provider == ProviderBedrock && bedrockAnthropic(cfg.Model))
 	return &Planner{
 		cfg:    cfg,
 		model:  model,

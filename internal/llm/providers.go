@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/llms/anthropic"
 	"github.com/tmc/langchaingo/llms/bedrock"
@@ -74,7 +77,18 @@ func newModel(ctx context.Context, cfg Config) (llms.Model, error) {
 		}
 		return ollama.New(opts...)
 	case ProviderBedrock:
-		return bedrock.NewWithContext(ctx, bedrock.WithModel(cfg.Model))
+		// Credentials and region from the default AWS chain; --llm-base-url
+		// overrides the bedrock-runtime endpoint (e.g. a VPC endpoint).
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("llm planner: bedrock: load AWS configuration: %w", err)
+		}
+		client := bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
+			if cfg.BaseURL != "" {
+				o.BaseEndpoint = aws.String(cfg.BaseURL)
+			}
+		})
+		return bedrock.NewWithContext(ctx, bedrock.WithModel(cfg.Model), bedrock.WithClient(client))
 	}
 	return nil, fmt.Errorf("llm planner: unknown provider %q", cfg.Provider)
 }
@@ -96,8 +110,22 @@ func callOptions(cfg Config, schema, strictSchema any) []llms.CallOption {
 		opts = append(opts, llms.WithTools([]llms.Tool{planTool(schema, false)}))
 	case ProviderOllama:
 		opts = append(opts, llms.WithJSONMode())
+	case ProviderBedrock:
+		// Claude models on Bedrock take a forced tool call (tool_choice "tool");
+		// other model families get the schema in the prompt only.
+		if bedrockAnthropic(cfg.Model) {
+			opts = append(opts,
+				llms.WithTools([]llms.Tool{planTool(schema, false)}),
+				llms.WithToolChoice(map[string]any{"type": "function", "function": map[string]any{"name": ToolName}}))
+		}
 	}
 	return opts
+}
+
+// bedrockAnthropic reports whether a Bedrock model ID (or inference profile) is an
+// Anthropic model, which supports forced tool calls.
+func bedrockAnthropic(model string) bool {
+	return strings.Contains(model, "anthropic.")
 }
 
 func planTool(schema any, strict bool) llms.Tool {

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +120,9 @@ const (
 	ProviderOpenAI Provider = "openai"
 	// ProviderAnthropic is the Anthropic messages format.
 	ProviderAnthropic Provider = "anthropic"
+	// ProviderBedrock is Amazon Bedrock's InvokeModel (POST /model/{modelId}/invoke,
+	// SigV4-signed) with an Anthropic messages body, as Claude models on Bedrock use.
+	ProviderBedrock Provider = "bedrock"
 )
 
 // Request is one request the server received.
@@ -309,8 +313,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p = ProviderOpenAI
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages"):
 		p = ProviderAnthropic
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/model/") && strings.HasSuffix(r.URL.Path, "/invoke"):
+		p = ProviderBedrock
 	default:
-		http.Error(w, "llmtest: only POST .../chat/completions (OpenAI) and POST .../v1/messages (Anthropic) are served", http.StatusNotFound)
+		http.Error(w, "llmtest: only POST .../chat/completions (OpenAI), POST .../v1/messages (Anthropic) and POST /model/{id}/invoke (Bedrock) are served", http.StatusNotFound)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
@@ -347,6 +353,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p == ProviderOpenAI {
 			writeJSON(w, http.StatusOK, openAIReply(req, st, n, len(body)))
 		} else {
+			if p == ProviderBedrock {
+				req.Model = bedrockModel(r.URL.Path)
+			}
 			writeJSON(w, http.StatusOK, anthropicReply(req, st, n, len(body)))
 		}
 	}
@@ -367,10 +376,21 @@ func checkRequest(p Provider, h http.Header, body []byte) (int, string, string) 
 		if h.Get("anthropic-version") == "" {
 			return http.StatusBadRequest, "invalid_request_error", "anthropic-version header is required"
 		}
+	case ProviderBedrock:
+		if !strings.HasPrefix(h.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+			return http.StatusForbidden, "AccessDeniedException", "Missing Authentication Token: sign the request with AWS SigV4"
+		}
 	}
 	var req chatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return http.StatusBadRequest, "invalid_request_error", "request body is not JSON: " + err.Error()
+	}
+	if p == ProviderBedrock {
+		// The model is in the path; the body carries anthropic_version instead.
+		if req.AnthropicVersion == "" {
+			return http.StatusBadRequest, "ValidationException", "anthropic_version: field required"
+		}
+		req.Model = "bedrock"
 	}
 	if req.Model == "" {
 		return http.StatusBadRequest, "invalid_request_error", "model: field required"
@@ -396,11 +416,32 @@ type chatRequest struct {
 		} `json:"function"` // OpenAI
 	} `json:"tools"`
 	ToolChoice json.RawMessage `json:"tool_choice"`
+	// AnthropicVersion is Bedrock's version field for Anthropic models.
+	AnthropicVersion string `json:"anthropic_version"`
+}
+
+// bedrockModel returns the model ID of a Bedrock InvokeModel path.
+func bedrockModel(path string) string {
+	id := strings.TrimSuffix(strings.TrimPrefix(path, "/model/"), "/invoke")
+	if u, err := url.PathUnescape(id); err == nil {
+		return u
+	}
+	return id
 }
 
 // forcedTool returns the tool name the request forces (OpenAI tool_choice object
 // or "required"; Anthropic: the only offered tool), or "".
 func (r chatRequest) forcedTool(p Provider) string {
+	if p == ProviderBedrock {
+		var choice struct {
+			Type string `json:"type"`
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(r.ToolChoice, &choice) == nil && choice.Type == "tool" && choice.Name != "" {
+			return choice.Name
+		}
+		return ""
+	}
 	if p == ProviderAnthropic {
 		if len(r.Tools) == 1 {
 			return r.Tools[0].Name
@@ -567,6 +608,12 @@ func (s *Server) writeStatus(w http.ResponseWriter, p Provider, st Step) {
 
 // writeError writes the provider's error body.
 func writeError(w http.ResponseWriter, p Provider, code int, typ, msg string) {
+	if p == ProviderBedrock {
+		// AWS JSON protocol errors: the code in X-Amzn-ErrorType, the message in the body.
+		w.Header().Set("X-Amzn-ErrorType", bedrockErrorType(code, typ))
+		writeJSON(w, code, map[string]any{"message": msg})
+		return
+	}
 	if p == ProviderAnthropic {
 		writeJSON(w, code, map[string]any{
 			"type":  "error",
@@ -577,6 +624,26 @@ func writeError(w http.ResponseWriter, p Provider, code int, typ, msg string) {
 	writeJSON(w, code, map[string]any{
 		"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": openAICode(code)},
 	})
+}
+
+// bedrockErrorType maps a status to the Bedrock runtime error code AWS sends with it.
+func bedrockErrorType(code int, typ string) string {
+	switch {
+	case strings.HasSuffix(typ, "Exception"):
+		return typ
+	case code == http.StatusTooManyRequests:
+		return "ThrottlingException"
+	case code == http.StatusForbidden, code == http.StatusUnauthorized:
+		return "AccessDeniedException"
+	case code == http.StatusServiceUnavailable:
+		return "ServiceUnavailableException"
+	case code == http.StatusGatewayTimeout, code == http.StatusRequestTimeout:
+		return "ModelTimeoutException"
+	case code >= 500:
+		return "InternalServerException"
+	default:
+		return "ValidationException"
+	}
 }
 
 func openAICode(code int) any {
