@@ -120,6 +120,9 @@ const (
 	ProviderOpenAI Provider = "openai"
 	// ProviderAnthropic is the Anthropic messages format.
 	ProviderAnthropic Provider = "anthropic"
+	// ProviderOllama is Ollama's chat API (POST /api/chat), answered as one final
+	// (done) message.
+	ProviderOllama Provider = "ollama"
 	// ProviderBedrock is Amazon Bedrock's InvokeModel (POST /model/{modelId}/invoke,
 	// SigV4-signed) with an Anthropic messages body, as Claude models on Bedrock use.
 	ProviderBedrock Provider = "bedrock"
@@ -315,8 +318,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p = ProviderAnthropic
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/model/") && strings.HasSuffix(r.URL.Path, "/invoke"):
 		p = ProviderBedrock
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/chat"):
+		p = ProviderOllama
 	default:
-		http.Error(w, "llmtest: only POST .../chat/completions (OpenAI), POST .../v1/messages (Anthropic) and POST /model/{id}/invoke (Bedrock) are served", http.StatusNotFound)
+		http.Error(w, "llmtest: only POST .../chat/completions (OpenAI), POST .../v1/messages (Anthropic), POST /model/{id}/invoke (Bedrock) and POST /api/chat (Ollama) are served", http.StatusNotFound)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
@@ -350,13 +355,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		var req chatRequest
 		_ = json.Unmarshal(body, &req)
-		if p == ProviderOpenAI {
+		switch p {
+		case ProviderOpenAI:
 			writeJSON(w, http.StatusOK, openAIReply(req, st, n, len(body)))
-		} else {
+		case ProviderOllama:
+			writeJSON(w, http.StatusOK, ollamaReply(req, st, len(body)))
+		default:
 			if p == ProviderBedrock {
 				req.Model = bedrockModel(r.URL.Path)
 			}
-			writeJSON(w, http.StatusOK, anthropicReply(req, st, n, len(body)))
+			writeJSON(w, http.StatusOK, anthropicReply(p, req, st, n, len(body)))
 		}
 	}
 }
@@ -539,11 +547,11 @@ func openAIReply(req chatRequest, st Step, n, bodyLen int) map[string]any {
 	}
 }
 
-func anthropicReply(req chatRequest, st Step, n, bodyLen int) map[string]any {
+func anthropicReply(p Provider, req chatRequest, st Step, n, bodyLen int) map[string]any {
 	pt, ct := usage(st, bodyLen)
 	block := map[string]any{"type": "text", "text": st.Content}
 	stop := "end_turn"
-	if name := toolName(req, ProviderAnthropic, st); name != "" && st.Kind == KindReply {
+	if name := toolName(req, p, st); name != "" && st.Kind == KindReply {
 		var input map[string]any
 		dec := json.NewDecoder(bytes.NewReader([]byte(st.Content)))
 		dec.UseNumber()
@@ -570,6 +578,20 @@ func anthropicReply(req chatRequest, st Step, n, bodyLen int) map[string]any {
 			"input_tokens":  pt,
 			"output_tokens": ct,
 		},
+	}
+}
+
+// ollamaReply is Ollama's final chat message (stream false: one JSON object).
+func ollamaReply(req chatRequest, st Step, bodyLen int) map[string]any {
+	pt, ct := usage(st, bodyLen)
+	return map[string]any{
+		"model":             req.Model,
+		"created_at":        time.Now().UTC().Format(time.RFC3339Nano),
+		"message":           map[string]any{"role": "assistant", "content": st.Content},
+		"done":              true,
+		"done_reason":       "stop",
+		"prompt_eval_count": pt,
+		"eval_count":        ct,
 	}
 }
 
@@ -608,6 +630,10 @@ func (s *Server) writeStatus(w http.ResponseWriter, p Provider, st Step) {
 
 // writeError writes the provider's error body.
 func writeError(w http.ResponseWriter, p Provider, code int, typ, msg string) {
+	if p == ProviderOllama {
+		writeJSON(w, code, map[string]any{"error": msg})
+		return
+	}
 	if p == ProviderBedrock {
 		// AWS JSON protocol errors: the code in X-Amzn-ErrorType, the message in the body.
 		w.Header().Set("X-Amzn-ErrorType", bedrockErrorType(code, typ))

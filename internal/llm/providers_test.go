@@ -81,3 +81,62 @@ func TestPlanner_bedrock(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanner_ollama drives the real langchaingo Ollama client against the
+// scripted server's /api/chat: JSON mode is asked for, malformed answers are fed
+// back, a 500 is retried, and an unknown model (404) is terminal.
+func TestPlanner_ollama(t *testing.T) {
+	w := startWorld(t)
+	valid := blockPlan(w.aclID)
+	cases := []struct {
+		name     string
+		script   func(s *llmtest.Server)
+		planned  bool
+		terminal string
+		feedback string
+	}{
+		{"valid plan", func(s *llmtest.Server) { s.Reply(valid) }, true, "", ""},
+		{"malformed then valid", func(s *llmtest.Server) { s.Malformed("here you go: {actions").Reply(valid) }, true, "", "here you go"},
+		{"HTTP 500 then valid", func(s *llmtest.Server) { s.Status(http.StatusInternalServerError, "").Reply(valid) }, true, "", ""},
+		{"unknown model is terminal", func(s *llmtest.Server) { s.Status(http.StatusNotFound, `{"error":"model 'test-model' not found"}`) }, false, "refused the call", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := llmtest.Start(t)
+			tc.script(s)
+			p, err := New(Config{Provider: ProviderOllama, Model: "test-model", BaseURL: s.URL,
+				Timeout: 10 * time.Second, Backoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}, w.obs, w.region)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := request("block 203.0.113.0/24 in development")
+			got, err := p.Plan(t.Context(), req)
+			reqs := s.Requests()
+			if len(reqs) == 0 || reqs[0].Provider != llmtest.ProviderOllama {
+				t.Fatalf("requests = %d, want Ollama chat calls", len(reqs))
+			}
+			var body struct {
+				Format json.RawMessage `json:"format"`
+			}
+			if err := json.Unmarshal(reqs[0].Body, &body); err != nil || !strings.Contains(string(body.Format), "json") {
+				t.Fatalf("format = %s (err %v), want JSON mode", body.Format, err)
+			}
+			switch {
+			case tc.planned:
+				if err != nil {
+					t.Fatalf("Plan: %v", err)
+				}
+				if err := plan.Validate(req, got); err != nil || len(got.Actions) != 1 || got.Provenance.Provider != string(ProviderOllama) {
+					t.Fatalf("plan %+v (validate: %v)", got, err)
+				}
+			default:
+				if !planner.IsTerminal(err) || !strings.Contains(err.Error(), tc.terminal) {
+					t.Fatalf("err = %v, want terminal containing %q", err, tc.terminal)
+				}
+			}
+			if tc.feedback != "" && !strings.Contains(reqs[len(reqs)-1].Text(), tc.feedback) {
+				t.Errorf("last prompt lacks %q", tc.feedback)
+			}
+		})
+	}
+}
