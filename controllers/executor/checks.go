@@ -45,10 +45,16 @@ func (r *refusal) transient() bool {
 func checkAuthorization(ncr *v1.NetworkChangeRequest, keys verdict.KeySet, cluster string, now time.Time) *refusal {
 	p := ncr.Status.Plan
 	if p == nil {
-		return &refusal{Reason: v1.ReasonVerdictMissing, Message: "the request has no plan yet; wait for the planner"}
+		return &refusal{Reason: v1.ReasonWaiting, Message: "waiting for the planner: the request has no plan yet"}
 	}
-	if !meta.IsStatusConditionTrue(ncr.Status.Conditions, v1.ConditionApproved) {
-		return &refusal{Reason: v1.ReasonVerdictMissing, Message: "the request is not Approved; wait for the auditor's verdict"}
+	if c := meta.FindStatusCondition(ncr.Status.Conditions, v1.ConditionApproved); c == nil || c.Status != metav1.ConditionTrue {
+		switch {
+		case c != nil && c.Reason == v1.ReasonVetoed:
+			return &refusal{Reason: v1.ReasonVetoed, Message: "the auditor vetoed the plan: nothing is executed"}
+		case c != nil:
+			return &refusal{Reason: v1.ReasonWaiting, Message: fmt.Sprintf("waiting for the auditor: Approved is %s (%s)", c.Status, c.Reason)}
+		}
+		return &refusal{Reason: v1.ReasonWaiting, Message: "waiting for the auditor's verdict"}
 	}
 	if ncr.Status.Verdict == nil {
 		return &refusal{Reason: v1.ReasonVerdictMissing, Message: "Approved is True but there is no signed verdict on the request; nothing is executed without one — ask the auditor to re-issue it"}

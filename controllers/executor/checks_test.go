@@ -147,3 +147,30 @@ func TestCheckGuardrails(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckAuthorization_waitingIsNotARefusal(t *testing.T) {
+	withApproved := func(status metav1.ConditionStatus, reason string) *v1.NetworkChangeRequest {
+		n := &v1.NetworkChangeRequest{Status: v1.NetworkChangeRequestStatus{Plan: &v1.Plan{Region: "us-east-1"}}}
+		n.Status.Conditions = []metav1.Condition{{Type: v1.ConditionApproved, Status: status, Reason: reason}}
+		return n
+	}
+	cases := []struct {
+		name   string
+		ncr    *v1.NetworkChangeRequest
+		reason string
+	}{
+		{"no plan yet", &v1.NetworkChangeRequest{}, v1.ReasonWaiting},
+		{"no verdict yet", &v1.NetworkChangeRequest{Status: v1.NetworkChangeRequestStatus{Plan: &v1.Plan{}}}, v1.ReasonWaiting},
+		{"awaiting humans", withApproved(metav1.ConditionFalse, v1.ReasonAwaitingHumanApproval), v1.ReasonWaiting},
+		{"vetoed", withApproved(metav1.ConditionFalse, v1.ReasonVetoed), v1.ReasonVetoed},
+		{"approved without a signed verdict", withApproved(metav1.ConditionTrue, v1.ReasonAutoApproved), v1.ReasonVerdictMissing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := checkAuthorization(tc.ncr, nil, "control", time.Now())
+			if ref == nil || ref.Reason != tc.reason {
+				t.Fatalf("refusal = %+v, want reason %s", ref, tc.reason)
+			}
+		})
+	}
+}

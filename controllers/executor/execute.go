@@ -238,7 +238,10 @@ func (s *scope) refuse(ctx context.Context, ref *refusal) (reconcile.Result, err
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if changed {
+	// Waiting for the planner or the auditor, or a veto, is the normal course, not
+	// a refusal: the Ready condition says so, with no Warning event, metric or
+	// audit record.
+	if changed && ref.Reason != v1.ReasonWaiting && ref.Reason != v1.ReasonVetoed {
 		metrics.ExecutionRefusals.WithLabelValues(ref.Reason).Inc()
 		r.event(n, true, ref.Reason, "%s", ref.Message)
 		if ref.Reason != v1.ReasonAuditUnavailable {

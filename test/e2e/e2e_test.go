@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
 	"github.com/netchange-io/netchange/test/stack"
@@ -213,6 +215,37 @@ func TestE2E(t *testing.T) {
 		}
 		if got := metricValue(scrape(t, s.MetricsURL["auditor"]), `netchange_auditor_decisions_total{decision="Veto",path="ScopeCheck"}`); got != 1 {
 			t.Errorf("auditor veto count %v, want 1 (the misbehaving model's plan)", got)
+		}
+	})
+
+	t.Run("events record each role's transitions", func(t *testing.T) {
+		// Events are written asynchronously by the roles' recorders: poll.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var events corev1.EventList
+			if err := s.Control.Client.List(ctx, &events, client.InNamespace(stack.RequestNamespace)); err != nil {
+				t.Fatal(err)
+			}
+			by := map[string][]string{}
+			for _, e := range events.Items {
+				if e.InvolvedObject.Name == "block-malicious-scanner" {
+					by[e.Source.Component] = append(by[e.Source.Component], e.Reason)
+				}
+			}
+			if len(by["netchange-planner"]) > 0 && len(by["netchange-executor"]) > 0 {
+				t.Logf("events on block-malicious-scanner: %v", by)
+				// Waiting for the auditor is the normal course: no refusal events.
+				for _, reason := range by["netchange-executor"] {
+					if reason == v1.ReasonVerdictMissing || reason == v1.ReasonVerdictInvalid {
+						t.Errorf("executor event %s on a request that was approved in the normal course", reason)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("events on block-malicious-scanner by component = %v, want the planner's and the executor's", by)
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 	})
 
