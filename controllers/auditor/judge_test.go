@@ -23,16 +23,8 @@ import (
 // The auditor judges honest plans of the real rules planner (against a seeded
 // moto estate) as the default policy intends, and vetoes an extra action.
 func TestJudge_RulesPlannerPlans(t *testing.T) {
-	moto := testenv.StartMoto(t)
+	e, cfg := estate.StartSeeded(t)
 	ctx := t.Context()
-	cfg, err := estate.MotoConfig(ctx, moto.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := estate.Seed(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pl := rules.New(awscontext.NewFromConfig(cfg), e.Region)
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "changepolicy-default.yaml"))
 	if err != nil {

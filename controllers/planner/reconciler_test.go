@@ -108,16 +108,7 @@ func startEnv(t *testing.T) *env {
 	t.Helper()
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	cluster := testenv.StartCluster(t)
-	moto := testenv.StartMoto(t)
-	ctx := t.Context()
-	cfg, err := estate.MotoConfig(ctx, moto.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	est, err := estate.Seed(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	est, cfg := estate.StartSeeded(t)
 	obs := awscontext.NewFromConfig(cfg)
 	llmSrv := llmtest.Start(t)
 	llmPlanner, err := llm.New(llm.Config{Provider: llm.ProviderOpenAI, Model: "gpt-test", BaseURL: llmSrv.OpenAIBaseURL(), APIKey: "k",

@@ -16,7 +16,6 @@ import (
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
 	"github.com/netchange-io/netchange/internal/awscontext"
 	"github.com/netchange-io/netchange/test/estate"
-	"github.com/netchange-io/netchange/test/testenv"
 )
 
 // world is a moto server with the seeded estate.
@@ -30,16 +29,7 @@ type world struct {
 
 func seed(t *testing.T) *world {
 	t.Helper()
-	m := testenv.StartMoto(t)
-	ctx := context.Background()
-	cfg, err := estate.MotoConfig(ctx, m.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := estate.Seed(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, cfg := estate.StartSeeded(t)
 	return &world{est: e, cfg: cfg, obs: awscontext.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), waf: wafv2.NewFromConfig(cfg)}
 }
 

@@ -78,16 +78,7 @@ func TestSeed(t *testing.T) {
 }
 
 func TestEstate_GuardDutyFinding(t *testing.T) {
-	m := testenv.StartMoto(t)
-	ctx := context.Background()
-	cfg, err := estate.MotoConfig(ctx, m.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := estate.Seed(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := estate.StartSeeded(t)
 	var f struct {
 		Type      string  `json:"type"`
 		Severity  float64 `json:"severity"`

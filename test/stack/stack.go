@@ -135,7 +135,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.logf("seeding the AWS estate in moto (VPCs, subnets, NACLs, security groups, routes, instances, prefix list, WAF IP set)")
-	if s.Estate, err = estate.Seed(ctx, s.AWS); err != nil {
+	if s.Estate, err = estate.SeedFresh(ctx, s.AWS, s.Moto.Reset); err != nil {
 		return nil, fmt.Errorf("seed moto: %w", err)
 	}
 	if err := s.installControl(ctx); err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/netchange-io/netchange/internal/planner"
 	"github.com/netchange-io/netchange/internal/planner/rules"
 	"github.com/netchange-io/netchange/test/estate"
-	"github.com/netchange-io/netchange/test/testenv"
 )
 
 func request(env v1.Environment, intent string, targets *v1.Targets) *v1.NetworkChangeRequest {
@@ -40,16 +39,8 @@ func naclDeny(acl string, rule int32, dir v1.Direction, cidr string) v1.Action {
 const label = "netchange netops/req"
 
 func TestPlanner_Plan(t *testing.T) {
-	m := testenv.StartMoto(t)
+	e, cfg := estate.StartSeeded(t)
 	ctx := context.Background()
-	cfg, err := estate.MotoConfig(ctx, m.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := estate.Seed(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	obs := awscontext.NewFromConfig(cfg)
 	p := rules.New(obs, estate.Region)
 	pl := &v1.PortRange{From: 443, To: 443}
