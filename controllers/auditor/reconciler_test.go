@@ -21,12 +21,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/util/retry"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
@@ -166,15 +162,7 @@ func startEnv(t *testing.T) *env {
 	e.keys = verdict.KeySet{}
 	e.keys.Add(pubs[0])
 
-	mgr, err := ctrl.NewManager(e.auditor.Config, ctrl.Options{
-		Scheme:                 testenv.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := testenv.NewManager(t, e.auditor.Config)
 	// The auditor reaches the control cluster only as its least-privilege identity.
 	cl, err := cluster.New(e.control.UserConfig(auditorUser), func(o *cluster.Options) { o.Scheme = testenv.Scheme() })
 	if err != nil {

@@ -16,10 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/netchange-io/netchange/api/v1alpha1"
 	"github.com/netchange-io/netchange/internal/audit"
@@ -131,15 +127,7 @@ func newHarness(t *testing.T) *harness {
 // start runs a fresh executor (new process state: empty nonce map, full buckets).
 func (h *harness) start(t *testing.T) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(h.cluster.Config, ctrl.Options{
-		Scheme:                 testenv.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := testenv.NewManager(t, h.cluster.Config)
 	base, err := config.LoadDefaultConfig(t.Context(), config.WithRegion("us-east-1"))
 	if err != nil {
 		t.Fatal(err)

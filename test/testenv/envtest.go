@@ -18,9 +18,12 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	netchangev1alpha1 "github.com/netchange-io/netchange/api/v1alpha1"
 )
@@ -188,4 +191,21 @@ func RunManager(t testing.TB, mgr manager.Manager) {
 			t.Errorf("manager: %v", err)
 		}
 	})
+}
+
+// NewManager returns a controller manager for a test against cfg: the netchange
+// scheme, no metrics or probe listeners, and controller names that may repeat
+// across the managers a test starts and stops.
+func NewManager(t testing.TB, cfg *rest.Config) manager.Manager {
+	t.Helper()
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:                 Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatalf("create manager: %v", err)
+	}
+	return mgr
 }
